@@ -1,0 +1,74 @@
+"""Start-up hook that ``runlab run`` puts on a Python child's path.
+
+It records the flags an unmodified argparse script parsed into the run's
+config, so the script needs no change to be tracked. Keys the run's config
+already has (from ``-c`` and overrides) win. Any ``sitecustomize`` module that
+this one shadows is imported afterwards, so the user's own hook still runs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _install() -> None:
+    import argparse
+
+    original = argparse.ArgumentParser.parse_known_args
+    recorded: list[bool] = []
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
+        parsed = original(self, args, namespace)
+        if not recorded:
+            # Only the first parse is the script's own command line; later ones
+            # (sub-parsers, libraries) would clobber it.
+            recorded.append(True)
+            _record(parsed[0])
+        return parsed
+
+    argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def _record(namespace: object) -> None:
+    try:
+        from pathlib import Path
+
+        from runlab.config import (
+            config_from_namespace,
+            dump_config,
+            load_config,
+            merge_config,
+        )
+
+        path = Path(os.environ["RUNLAB_RUN_DIR"]) / "config.yaml"
+        current = load_config(path) if path.exists() else {}
+        flags = config_from_namespace(namespace)  # type: ignore[arg-type]
+        merged = merge_config(current, flags)
+        if merged != current:
+            dump_config(merged, path)
+    except Exception as err:  # the user's script must run whatever happens here
+        print(f"runlab: could not record argparse flags: {err}", file=sys.stderr)
+
+
+def _chain() -> None:
+    # Import the sitecustomize this file shadows, if there is one.
+    here = os.path.dirname(os.path.abspath(__file__))
+    saved = list(sys.path)
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    # The import machinery expects to find this module under its name when
+    # this file finishes, so put it back after looking for the other one.
+    ours = sys.modules.pop("sitecustomize", None)
+    try:
+        import sitecustomize  # noqa: F401
+    except ImportError:
+        pass
+    finally:
+        sys.path[:] = saved
+        if ours is not None:
+            sys.modules["sitecustomize"] = ours
+
+
+if os.environ.get("RUNLAB_RUN_DIR"):
+    _install()
+_chain()

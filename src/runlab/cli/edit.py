@@ -1,0 +1,98 @@
+"""Commands that change the store: note, tag, rm, reindex."""
+
+from __future__ import annotations
+
+import click
+
+from runlab.cli.options import store_option
+
+__all__ = ["note_command", "reindex_command", "rm_command", "tag_command"]
+
+
+@click.command()
+@click.argument("run")
+@click.argument("text")
+@store_option
+def note_command(run: str, text: str, store: str | None) -> None:
+    """Append TEXT as a timestamped paragraph to RUN's notes (its README.md).
+
+    \b
+    Example:
+      runlab note 261203-1512 "Diverged after epoch 30; lr too high."
+    """
+    from runlab.store import open_store
+
+    path = open_store(store).add_note(run, text)
+    click.echo(f"Noted in {path}")
+
+
+@click.command()
+@click.argument("run")
+@click.argument("tags", nargs=-1, required=True)
+@click.option("--remove", is_flag=True, help="Remove the tags instead of adding them.")
+@store_option
+def tag_command(
+    run: str, tags: tuple[str, ...], remove: bool, store: str | None
+) -> None:
+    """Add TAGS to RUN (or remove them with --remove).
+
+    \b
+    Example:
+      runlab tag 261203-1512 baseline paper
+    """
+    from runlab.store import open_store
+
+    target = open_store(store)
+    added, removed = ((), tags) if remove else (tags, ())
+    now = target.set_tags(run, add=added, remove=removed)
+    click.echo(f"{target.resolve(run)} tags: {', '.join(now) or '(none)'}")
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.option(
+    "--purge", is_flag=True, help="Delete the files for good instead of trashing."
+)
+@store_option
+def rm_command(runs: tuple[str, ...], purge: bool, store: str | None) -> None:
+    """Move RUNS to the store's .trash folder, or delete them with --purge.
+
+    \b
+    Example:
+      runlab rm 261203-1512 && runlab rm --purge 261203-1512
+    """
+    from runlab.store import open_store
+
+    target = open_store(store)
+    ids = [target.resolve_any(ref) if purge else target.resolve(ref) for ref in runs]
+    for run_id in ids:
+        if purge:
+            freed = target.purge_run(run_id)
+            click.echo(f"Purged {run_id} ({freed / 1e6:.1f} MB freed)")
+        else:
+            where = target.trash_run(run_id)
+            click.echo(f"Moved {run_id} to {where}")
+
+
+@click.command()
+@store_option
+def reindex_command(store: str | None) -> None:
+    """Rebuild the store's index from its run folders.
+
+    \b
+    Example:
+      runlab reindex --store experiments
+    """
+    from rich.progress import Progress
+
+    from runlab.store import open_store
+
+    target = open_store(store)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Reading run folders", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        count = target.reindex(progress=advance)
+    click.echo(f"Indexed {count} run(s) in {target.path}")

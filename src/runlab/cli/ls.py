@@ -1,0 +1,67 @@
+"""``runlab ls``: list runs, filtered and sorted."""
+
+from __future__ import annotations
+
+import click
+
+from runlab.cli.options import format_options, store_option
+from runlab.cli.render import (
+    default_columns,
+    echo_csv,
+    echo_json,
+    echo_table,
+    public_record,
+)
+
+__all__ = ["ls_command"]
+
+
+@click.command()
+@click.argument("where", required=False, default="")
+@click.option("--sort", "sort", multiple=True,
+              help="Sort key; prefix '-' for descending; repeat for more.")  # fmt: skip
+@click.option(
+    "--columns", help="Comma-separated columns (fields, config keys, metric.summary)."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=0), help="Show at most this many runs."
+)
+@format_options
+@store_option
+def ls_command(
+    where: str,
+    sort: tuple[str, ...],
+    columns: str | None,
+    limit: int | None,
+    as_json: bool,
+    as_csv: bool,
+    store: str | None,
+) -> None:
+    """List the runs matching WHERE, a filter such as 'optim.lr < 0.1 and tag:base'.
+
+    \b
+    Example:
+      runlab ls 'status = finished and val/acc.max > 0.9' --sort -val/acc.max
+    """
+    from runlab.store import open_store
+
+    target = open_store(store)
+    records = target.records(where, sort=sort or ["started"])
+    if limit is not None:
+        records = records[:limit]
+    chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if as_json:
+        echo_json([public_record(r) for r in records])
+    elif as_csv:
+        echo_csv(records, chosen or default_columns(records))
+    else:
+        echo_table(records, chosen or default_columns(records))
+        click.echo(f"{len(records)} run(s) in {target.path}", err=True)
+        _warn_unreadable(records)
+
+
+def _warn_unreadable(records: list[dict[str, object]]) -> None:
+    for record in records:
+        if record.get("status") == "unreadable":
+            click.echo(f"Warning: run {record['id']} is unreadable: {record.get('error')}",
+                       err=True)  # fmt: skip

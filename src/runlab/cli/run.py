@@ -1,0 +1,88 @@
+"""``runlab run``: wrap a command as a tracked run."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from runlab.cli.options import store_option
+from runlab.errors import ConfigError
+
+__all__ = ["run_command"]
+
+
+class _DashDashCommand(click.Command):
+    """Keeps everything after the first ``--`` apart as the wrapped command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["runlab.command"] = args[cut + 1 :]
+            args = args[:cut]
+        else:
+            ctx.meta["runlab.command"] = []
+        return super().parse_args(ctx, args)
+
+
+@click.command(cls=_DashDashCommand)
+@click.argument("overrides", nargs=-1)
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file.")  # fmt: skip
+@click.option("--name", help="A name for the run (usable wherever a RUN is asked).")
+@click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
+@click.option("--notes", help="A first paragraph for the run's README.md.")
+@click.option(
+    "--no-system-metrics", is_flag=True, help="Do not sample CPU/GPU/memory use."
+)
+@store_option
+@click.pass_context
+def run_command(
+    ctx: click.Context,
+    overrides: tuple[str, ...],
+    config_path: str | None,
+    name: str | None,
+    tags: tuple[str, ...],
+    notes: str | None,
+    no_system_metrics: bool,
+    store: str | None,
+) -> None:
+    """Run COMMAND as a tracked run: config, git, environment, output, exit code.
+
+    OVERRIDES are dotted assignments applied to the config (optim.lr=0.01);
+    +key=value adds a key the config lacks.
+
+    \b
+    Example:
+      runlab run -c config.yaml optim.lr=0.01 --tag baseline -- python train.py
+    """
+    from runlab.launch import launch
+    from runlab.store import open_store
+
+    command: list[str] = ctx.meta["runlab.command"]
+    if not command:
+        raise click.UsageError("Give the command to run after '--'.")
+    config = resolve_config(config_path, overrides)
+    target = open_store(store)
+    click.echo(f"runlab: run in {target.path}", err=True)
+    run_id, code = launch(
+        target, command, config=config, name=name, tags=tags, notes=notes,
+        system_metrics=not no_system_metrics,
+    )  # fmt: skip
+    click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
+    sys.exit(code)
+
+
+def resolve_config(path: str | None, overrides: tuple[str, ...]) -> dict[str, Any]:
+    """Load the config file (if any) and apply the overrides; errors stop here."""
+    from runlab.config import apply_overrides, load_config
+
+    base = load_config(path) if path else {}
+    source = path or "the config (no -c file given)"
+    for text in overrides:
+        if "=" not in text and not text.startswith("~"):
+            raise ConfigError(
+                f"'{text}' is not an override (key=value); put the command after '--'."
+            )
+    return apply_overrides(base, list(overrides), source=source)

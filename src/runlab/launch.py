@@ -1,0 +1,156 @@
+"""``runlab run``: wrap any command as a tracked run.
+
+The wrapper owns the run (see :mod:`runlab.owner`): it creates the folder,
+captures git and the environment, tees the child's stdout and stderr into
+``log.txt``, samples system use as ``sys/...`` metrics, keeps the heartbeat and
+records the exit code. The child finds the run through ``RUNLAB_RUN_DIR``; a
+Python child also gets a start-up hook (``runlab/_hook/sitecustomize.py``) that
+records the flags its argparse parser read into the run's config.
+
+Exit status: 0 is ``finished``; death by a signal, or a SIGINT/SIGTERM sent to
+the wrapper, is ``killed``; any other code is ``failed``. The wrapper exits
+with the child's code (128 + signal number when it died of a signal).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO, cast
+
+from runlab.owner import RunOwner
+from runlab.store import layout
+from runlab.store.buffer import MetricBuffer
+from runlab.store.store import Store
+
+__all__ = ["HOOK_DIR", "launch"]
+
+logger = logging.getLogger(__name__)
+
+HOOK_DIR = Path(__file__).parent / "_hook"
+
+
+def launch(
+    store: Store,
+    command: Sequence[str],
+    *,
+    config: dict[str, Any],
+    name: str | None = None,
+    tags: Sequence[str] = (),
+    notes: str | None = None,
+    system_metrics: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """Run ``command`` as a new tracked run; return the run id and exit code.
+
+    The config must already be resolved (file plus overrides): a bad config is
+    reported before anything is written to the store.
+    """
+    owner = RunOwner.create(
+        store, config=config, name=name, tags=tags, notes=notes, command=list(command),
+        extra=extra,
+    )  # fmt: skip
+    owner.start_capture()
+    owner.start_heartbeat()
+    sampler = _start_sampler(owner.path) if system_metrics else None
+    code, status, error = _supervise(owner.path, command)
+    if sampler is not None:
+        sampler[0].stop()
+        sampler[1].close()
+    owner.finish(status, exit_code=code, error=error)
+    return owner.run_id, code
+
+
+def _supervise(run_dir: Path, command: Sequence[str]) -> tuple[int, str, str | None]:
+    """Run the child with its output teed; return (exit code, status, error)."""
+    from runlab.capture.output import StreamPump
+
+    with open(run_dir / layout.LOG_FILE, "ab", buffering=0) as log_file:
+        try:
+            child = subprocess.Popen(
+                list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )  # fmt: skip
+        except OSError as err:
+            message = f"Cannot start {command[0]!r}: {err.strerror or err}."
+            log_file.write((message + "\n").encode())
+            return 127, "failed", message
+        assert child.stdout is not None and child.stderr is not None
+        pumps = [
+            StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, log_file]),
+            StreamPump(cast(BinaryIO, child.stderr), [sys.stderr.buffer, log_file]),
+        ]
+        for pump in pumps:
+            pump.start()
+        signalled = _wait(child)
+        for pump in pumps:
+            pump.join()
+    return _outcome(child.returncode, signalled)
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int | None:
+    """Wait for the child, passing SIGTERM and SIGINT on; return a signal we got."""
+    received: list[int] = []
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while True:
+            try:
+                child.wait()
+                break
+            except InterruptedError:
+                continue
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return received[0] if received else None
+
+
+def _outcome(code: int, signalled: int | None) -> tuple[int, str, str | None]:
+    if code < 0:
+        name = signal.Signals(-code).name
+        return 128 - code, "killed", f"killed by {name}"
+    if signalled is not None:
+        return code, "killed", f"stopped after {signal.Signals(signalled).name}"
+    if code == 0:
+        return 0, "finished", None
+    return code, "failed", f"exit code {code}"
+
+
+def _child_env(run_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["RUNLAB_RUN_DIR"] = str(run_dir)
+    env["RUNLAB_DIR"] = str(run_dir.parent)
+    # The child's output goes through a pipe; unbuffered keeps stdout and
+    # stderr in the order the terminal would have shown them.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    paths = [str(HOOK_DIR), *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    return env
+
+
+def _start_sampler(run_dir: Path) -> tuple[Any, MetricBuffer]:
+    from runlab.capture.system import SystemSampler
+
+    buffer = MetricBuffer(run_dir / layout.METRICS_DIR, owner="sys", label=run_dir.name)
+    counter = iter(range(2**62))
+
+    def put(values: dict[str, float]) -> None:
+        buffer.put(next(counter), time.time(), values)
+
+    interval = float(os.environ.get("RUNLAB_SYSTEM_INTERVAL_S", "5"))
+    sampler = SystemSampler(put, interval=interval)
+    sampler.start()
+    return sampler, buffer

@@ -1,0 +1,565 @@
+"""A run's life inside the training script: start, log, checkpoint, note, finish.
+
+Contract:
+- ``start()`` attaches to the run that ``runlab run`` made when the process was
+  started by it (``RUNLAB_RUN_DIR``); otherwise it makes a new run and owns it.
+- ``log()`` is the hot path: it checks and converts the values, puts them on an
+  in-memory queue and returns; it never waits for the disk (see
+  :mod:`runlab.store.buffer`).
+- A finished run accepts no points, checkpoints or notes (:class:`RunFinished`).
+- An uncaught exception marks the run ``failed``, SIGINT and SIGTERM ``killed``,
+  and the end of the interpreter ``finished``. A process that dies otherwise is
+  shown ``crashed`` by readers (see :mod:`runlab.owner`).
+- Under distributed training, ranks other than 0 (``RANK``/``LOCAL_RANK``) get
+  a run whose calls do nothing, unless ``RUNLAB_ALL_RANKS=1``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import operator
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+import traceback
+import warnings
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from runlab.errors import RunFinished, RunlabError
+from runlab.owner import RunOwner
+from runlab.store import layout
+from runlab.store.buffer import MetricBuffer
+from runlab.store.store import Store, format_note, open_store
+
+if TYPE_CHECKING:
+    from runlab.config import ConfigView
+    from runlab.store.checkpoints import CheckpointKeeper
+    from runlab.store.series import Series
+
+__all__ = ["Run", "active_run", "log", "start"]
+
+logger = logging.getLogger(__name__)
+
+_I64 = 2**63
+_active: Run | None = None
+
+
+def start(
+    config: Any = None,
+    *,
+    name: str | None = None,
+    tags: Iterable[str] = (),
+    notes: str | None = None,
+    store: str | os.PathLike[str] | None = None,
+    resume: str | None = None,
+) -> Run:
+    """Start (or attach to, or resume) a run and return it.
+
+    Args:
+        config: a YAML path, a dict, an argparse Namespace, or None.
+        name: a human name; ``runlab ls`` and other commands accept it as a RUN.
+        tags: labels to filter on (``tag:baseline``).
+        notes: a first paragraph for the run's README.md.
+        store: the store folder; else RUNLAB_DIR, else ``experiments/`` at the
+            top of the git repository, else ``./experiments``.
+        resume: id, id prefix or name of a run to continue.
+
+    Example:
+        >>> run = runlab.start(config="config.yaml")  # doctest: +SKIP
+        >>> run.log({"train/loss": 0.3}, step=1)  # doctest: +SKIP
+    """
+    from runlab.config import to_config_dict
+
+    global _active
+    given = to_config_dict(config)
+    if _is_other_rank():
+        return Run._disabled(given)
+    attach = os.environ.get("RUNLAB_RUN_DIR")
+    if attach and resume is None:
+        run = Run._attach(Path(attach), given, tags=tags, notes=notes)
+    elif resume is not None:
+        run = Run._resume(open_store(store), resume)
+    else:
+        run = Run._create(open_store(store), given, name=name, tags=tags, notes=notes)
+    _active = run
+    return run
+
+
+def active_run() -> Run | None:
+    """Return the run this process started last, if it is still open."""
+    return _active if _active is not None and not _active.is_finished else None
+
+
+def log(metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Log to the active run, starting (or attaching to) one if there is none."""
+    run = active_run() or start()
+    run.log(metrics, step)
+
+
+def _is_other_rank() -> bool:
+    if os.environ.get("RUNLAB_ALL_RANKS") == "1":
+        return False
+    for var in ("RANK", "LOCAL_RANK"):
+        value = os.environ.get(var)
+        if value not in (None, "", "0"):
+            return True
+    return False
+
+
+class Run:
+    """A run being written by this process. Make one with :func:`start`."""
+
+    def __init__(
+        self,
+        store: Store | None,
+        path: Path | None,
+        config: dict[str, Any],
+        *,
+        owner: RunOwner | None = None,
+        first_step: int = 0,
+    ) -> None:
+        self.store = store
+        self.path = path
+        self.id = path.name if path else ""
+        self._config = config
+        self._owner = owner
+        self._step = first_step - 1
+        self._finished = path is None
+        self._status: str | None = None
+        self._error: str | None = None
+        self._lock = threading.Lock()
+        self._keeper: CheckpointKeeper | None = None
+        self._buffer = MetricBuffer(path / layout.METRICS_DIR) if path else None
+        self._hooks = _ProcessHooks(self) if path else None
+        self._tee: Any = None
+        self._sampler: Any = None
+
+    # Construction -------------------------------------------------------------
+
+    @classmethod
+    def _create(
+        cls,
+        store: Store,
+        config: dict[str, Any],
+        *,
+        name: str | None,
+        tags: Iterable[str],
+        notes: str | None,
+    ) -> Run:
+        owner = RunOwner.create(
+            store, config=config, name=name, tags=list(tags), notes=notes
+        )
+        run = cls(store, owner.path, config, owner=owner)
+        run._own()
+        return run
+
+    @classmethod
+    def _resume(cls, store: Store, ref: str) -> Run:
+        stored = store.load_run(ref)
+        owner = RunOwner.reopen(store, stored.id)
+        steps = [m.get("last_step") for m in stored.summary.values()]
+        first = max((s for s in steps if s is not None), default=-1) + 1
+        run = cls(
+            store, stored.path, stored.config.to_dict(), owner=owner, first_step=first
+        )
+        run._own()
+        return run
+
+    @classmethod
+    def _attach(
+        cls,
+        path: Path,
+        given: dict[str, Any],
+        *,
+        tags: Iterable[str],
+        notes: str | None,
+    ) -> Run:
+        from runlab.config import dump_config, load_config, merge_config
+
+        store = Store(path.parent)
+        resolved = (
+            load_config(path / layout.CONFIG_FILE)
+            if (path / layout.CONFIG_FILE).exists()
+            else {}
+        )
+        config = merge_config(resolved, given)
+        if config != resolved:
+            dump_config(config, path / layout.CONFIG_FILE)
+        run = cls(store, path, config)
+        if tags:
+            store.set_tags(path.name, add=list(tags))
+        if notes:
+            run.note(notes)
+        return run
+
+    @classmethod
+    def _disabled(cls, config: dict[str, Any]) -> Run:
+        return cls(None, None, config)
+
+    def _own(self) -> None:
+        from runlab.capture.output import OutputTee
+
+        assert self._owner is not None and self.path is not None
+        self._owner.start_capture()
+        self._owner.start_heartbeat()
+        self._tee = OutputTee(self.path / layout.LOG_FILE)
+        self._tee.start()
+        if os.environ.get("RUNLAB_SYSTEM_METRICS", "1") != "0":
+            self._start_sampler()
+
+    def _start_sampler(self) -> None:
+        from runlab.capture.system import SystemSampler
+
+        counter = iter(range(_I64))
+
+        def put(values: dict[str, float]) -> None:
+            if self._buffer is not None and not self._finished:
+                self._buffer.put(next(counter), time.time(), values)
+
+        self._sampler = SystemSampler(put, interval=_sample_interval())
+        self._sampler.start()
+
+    # Reading ------------------------------------------------------------------
+
+    @property
+    def config(self) -> ConfigView:
+        """The resolved config: ``run.config.optim.lr`` or ``run.config["optim"]``."""
+        from runlab.config import ConfigView
+
+        return ConfigView(self._config)
+
+    @property
+    def name(self) -> str | None:
+        return self.store.load_run(self.id).name if self.store and self.id else None
+
+    @property
+    def is_finished(self) -> bool:
+        return self._finished
+
+    @property
+    def step(self) -> int:
+        """The step of the last point logged (-1 before any)."""
+        return self._step
+
+    def metric(self, name: str) -> Series:
+        """Read back a metric series, flushing what is queued first."""
+        if self._buffer is not None and not self._finished:
+            self._buffer.flush()
+        return self._stored().metric(name)
+
+    def _stored(self) -> Any:
+        if self.store is None:
+            raise RunlabError("This run is disabled on this rank and stores nothing.")
+        return self.store.load_run(self.id)
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "running"
+        return f"<Run {self.id or 'disabled'} {state}>"
+
+    # Writing ------------------------------------------------------------------
+
+    def log(self, metrics: Mapping[str, Any], step: int | None = None) -> None:
+        """Record metric values at a step (the last step + 1 when omitted).
+
+        Values may be Python, NumPy or PyTorch scalars (0-d or one-element
+        tensors) and bools; NaN and +/-inf are kept as such. Names may hold
+        ``/``, spaces and any Unicode.
+
+        Raises:
+            TypeError: a value is not a number (the others of the call are
+                still recorded), or a name is not a string.
+            RunFinished: the run was finished.
+        """
+        if self._finished:
+            if self.path is None:
+                return
+            raise RunFinished(f"Run {self.id} is finished and accepts no more points.")
+        step = self._step + 1 if step is None else _as_step(step)
+        self._step = step
+        for name, value in metrics.items():
+            if (type(value) is not float and type(value) is not int) or type(
+                name
+            ) is not str:
+                self._log_slow(step, metrics)
+                return
+        self._buffer.put(step, time.time(), dict(metrics))  # type: ignore[union-attr]
+
+    def _log_slow(self, step: int, metrics: Mapping[str, Any]) -> None:
+        clean, arrays, bad = _split(metrics)
+        if clean:
+            self._buffer.put(step, time.time(), clean)  # type: ignore[union-attr]
+        if arrays:
+            # Reported, not raised: a stray tensor must not end a long training job.
+            logger.warning(
+                "Run %s, step %d: skipped %s; log one number per metric.",
+                self.id, step, ", ".join(arrays),
+            )  # fmt: skip
+            warnings.warn(
+                f"runlab skipped {', '.join(arrays)}: log one number per metric.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        if bad:
+            raise TypeError(
+                f"Metric values must be numbers; got {', '.join(bad)} at step {step}."
+            )
+
+    def checkpoint(
+        self,
+        obj_or_path: Any,
+        *,
+        epoch: int,
+        score: float | None = None,
+        mode: str | None = None,
+    ) -> Path | None:
+        """Save a checkpoint and keep best, last and every N under the policy.
+
+        The policy comes from the config's ``checkpoint`` section (``every``,
+        ``top_k``, ``mode``) unless ``mode`` is given here.
+
+        Returns:
+            the path of ``checkpoint_last.pt`` (None on a disabled rank).
+        """
+        if self.path is None:
+            return None
+        self._check_open("checkpoints")
+        return self._checkpoints(mode).save(obj_or_path, epoch=epoch, score=score)
+
+    def best_checkpoint(self) -> Path | None:
+        """Path of the best checkpoint so far, or None."""
+        path = (
+            self.path / layout.CHECKPOINT_DIR / "checkpoint_best.pt"
+            if self.path
+            else None
+        )
+        return path if path is not None and path.exists() else None
+
+    def last_checkpoint(self) -> Path | None:
+        """Path of the last checkpoint, or None (after ``resume``, the one to load)."""
+        path = (
+            self.path / layout.CHECKPOINT_DIR / "checkpoint_last.pt"
+            if self.path
+            else None
+        )
+        return path if path is not None and path.exists() else None
+
+    def note(self, text: str) -> None:
+        """Append a timestamped paragraph to the run's README.md."""
+        if self.path is None:
+            return
+        self._check_open("notes")
+        from runlab.store.files import locked
+
+        with (
+            locked(self.path),
+            open(self.path / layout.NOTES_FILE, "a", encoding="utf-8") as f,
+        ):
+            f.write(format_note(text))
+
+    def finish(self, status: str = "finished") -> None:
+        """Flush everything and record the final status. Safe to call twice."""
+        with self._lock:
+            if self._finished:
+                return
+            self._finished = True
+        self._close(self._status or status)
+
+    def _close(self, status: str) -> None:
+        global _active
+        if self._sampler is not None:
+            self._sampler.stop()
+        lost = None
+        if self._buffer is not None:
+            self._buffer.close()
+            lost = self._buffer.lost
+        if self._owner is not None:
+            self._owner.finish(status, error=self._error, lost=lost)
+        if self._tee is not None:
+            self._tee.stop()
+        if self._hooks is not None:
+            self._hooks.remove()
+        if _active is self:
+            _active = None
+
+    def _check_open(self, what: str) -> None:
+        if self._finished:
+            raise RunFinished(f"Run {self.id} is finished and accepts no more {what}.")
+
+    def _checkpoints(self, mode: str | None) -> CheckpointKeeper:
+        from runlab.store.checkpoints import CheckpointKeeper, CheckpointPolicy
+
+        if self._keeper is None or (mode and mode != self._keeper.policy.mode):
+            section = self._config.get("checkpoint")
+            options = dict(section) if isinstance(section, Mapping) else {}
+            policy = CheckpointPolicy(
+                every=int(options.get("every", 0) or 0),
+                top_k=options.get("top_k"),
+                mode=mode or str(options.get("mode", "max")),
+            )
+            assert self.path is not None
+            self._keeper = CheckpointKeeper(self.path / layout.CHECKPOINT_DIR, policy)
+        return self._keeper
+
+    # Context manager ------------------------------------------------------------
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if kind is None:
+            self.finish()
+        else:
+            self._fail(kind, error, tb)
+            self.finish()
+
+    def _fail(
+        self,
+        kind: type[BaseException],
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            self._status = "killed"
+            self._error = "KeyboardInterrupt"
+            return
+        self._status = "failed"
+        self._error = "".join(traceback.format_exception_only(kind, error)).strip()
+
+
+def _as_step(step: Any) -> int:
+    try:
+        value = operator.index(step)
+    except TypeError:
+        raise TypeError(
+            f"A step must be an integer, not {type(step).__name__}."
+        ) from None
+    if not -_I64 <= value < _I64:
+        raise ValueError(f"Step {value} does not fit in 64 bits.")
+    return value
+
+
+def _split(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Sort a log() call into plain numbers, refused arrays and non-numbers."""
+    clean: dict[str, Any] = {}
+    arrays: list[str] = []
+    bad: list[str] = []
+    for name, value in metrics.items():
+        if not isinstance(name, str):
+            raise TypeError(
+                f"Metric names must be strings, not {type(name).__name__} ({name!r})."
+            )
+        number = _as_number(value)
+        if number is not None:
+            clean[name] = number
+        elif _element_count(value) not in (None, 1):
+            arrays.append(f"{name!r} ({_element_count(value)} elements)")
+        else:
+            bad.append(f"{name!r} ({type(value).__name__})")
+    return clean, arrays, bad
+
+
+def _element_count(value: Any) -> int | None:
+    numel = getattr(value, "numel", None)
+    if callable(numel):
+        return int(numel())
+    size = getattr(value, "size", None)
+    return size if isinstance(size, int) else None
+
+
+def _as_number(value: Any) -> float | int | None:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    item = getattr(value, "item", None)
+    if not callable(item) or _element_count(value) not in (None, 1):
+        return None
+    try:
+        number = item()
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if isinstance(number, bool):
+        return int(number)
+    if isinstance(number, int):
+        return number
+    if isinstance(number, float):
+        return _shortest(number) if _is_narrow_float(value) else number
+    return None
+
+
+def _is_narrow_float(value: Any) -> bool:
+    dtype = getattr(value, "dtype", None)
+    floating = (
+        getattr(dtype, "is_floating_point", None) or getattr(dtype, "kind", "") == "f"
+    )
+    return bool(floating) and getattr(dtype, "itemsize", 8) < 8
+
+
+def _shortest(number: float) -> float:
+    """Return the shortest decimal that a float32 holds: 1e-3, not 0.0010000000474."""
+    packed = struct.pack("<f", number)
+    for digits in range(6, 10):
+        candidate = float(f"{number:.{digits}g}")
+        if struct.pack("<f", candidate) == packed:
+            return candidate
+    return number
+
+
+def _sample_interval() -> float:
+    try:
+        return float(os.environ.get("RUNLAB_SYSTEM_INTERVAL_S", "5"))
+    except ValueError:
+        return 5.0
+
+
+class _ProcessHooks:
+    """Marks the run at interpreter exit, on uncaught exceptions and on SIGTERM."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self._old_excepthook = sys.excepthook
+        self._old_sigterm: Any = None
+        sys.excepthook = self._excepthook
+        atexit.register(self._at_exit)
+        if threading.current_thread() is threading.main_thread():
+            self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+
+    def remove(self) -> None:
+        if sys.excepthook == self._excepthook:
+            sys.excepthook = self._old_excepthook
+        atexit.unregister(self._at_exit)
+        if (
+            self._old_sigterm is not None
+            and threading.current_thread() is threading.main_thread()
+        ):
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
+
+    def _excepthook(
+        self, kind: type[BaseException], error: BaseException, tb: TracebackType | None
+    ) -> None:
+        self.run._fail(kind, error, tb)
+        self._old_excepthook(kind, error, tb)
+
+    def _at_exit(self) -> None:
+        self.run.finish()
+
+    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        self.run._status = "killed"
+        self.run._error = "SIGTERM"
+        self.run.finish()
+        # Die of the same signal, so the parent sees what happened.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)

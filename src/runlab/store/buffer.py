@@ -1,0 +1,159 @@
+"""The metric buffer: logging puts points on a queue; a thread writes them.
+
+Contract:
+- :meth:`MetricBuffer.put` never touches the disk. It appends one entry to a
+  ``collections.deque`` (thread-safe without a lock in CPython) and returns.
+- A daemon thread drains the queue about once a second (``flush_interval``),
+  groups points by metric and appends them to the series files, then hands
+  them to the OS. :meth:`MetricBuffer.close` drains everything left.
+- Memory stays bounded: when more than ``max_pending`` entries wait (the disk
+  cannot keep up), ``put`` blocks the caller until the writer has caught up
+  below half of that. No point is dropped. With the default of 1,000,000
+  entries of one scalar each, the queue holds about 100 MB at most.
+- When writing fails (disk full, read-only), the buffer logs one warning,
+  drops further points, and records in ``lost`` how many and from which step.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from runlab.store.series import MAIN_OWNER, SeriesWriter
+
+__all__ = ["MetricBuffer"]
+
+logger = logging.getLogger(__name__)
+
+Entry = tuple[int, float, dict[str, Any]]
+
+
+class MetricBuffer:
+    """Queue plus background writer for the metric series of one run."""
+
+    def __init__(
+        self,
+        metrics_dir: Path,
+        *,
+        owner: str = MAIN_OWNER,
+        flush_interval: float = 1.0,
+        max_pending: int = 1_000_000,
+        label: str = "",
+    ) -> None:
+        self.metrics_dir = metrics_dir
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.label = label or metrics_dir.parent.name
+        self.lost: dict[str, Any] | None = None
+        self._owner = owner
+        self._queue: deque[Entry] = deque()
+        self._writer: SeriesWriter | None = None
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._drained = threading.Condition()
+        self._cycles = 0
+        self._thread = threading.Thread(
+            target=self._loop, name=f"runlab-writer-{self.label}", daemon=True
+        )
+        self._thread.start()
+
+    def put(self, step: int, when: float, metrics: dict[str, Any]) -> None:
+        """Queue the points of one ``log()`` call (values already plain numbers)."""
+        self._queue.append((step, when, metrics))
+        if len(self._queue) > self.max_pending:
+            self._wait_for_room()
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Write everything queued so far, and wait until it reached the OS."""
+        with self._drained:
+            # The cycle running now may have started before our last put; the
+            # one after it surely drains it.
+            target = self._cycles + 2
+            self._wake.set()
+            self._drained.wait_for(
+                lambda: self._cycles >= target or not self._thread.is_alive(),
+                timeout=timeout,
+            )
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Per-metric summary of what was written so far."""
+        return self._writer.summary() if self._writer else {}
+
+    def close(self) -> None:
+        """Drain the queue, flush and close the files; the thread ends."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def _wait_for_room(self) -> None:
+        self._wake.set()
+        while len(self._queue) > self.max_pending // 2 and self._thread.is_alive():
+            time.sleep(0.001)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+        self._close_writer()
+
+    def _drain(self) -> None:
+        taken = len(self._queue)
+        if taken:
+            batch = [self._queue.popleft() for _ in range(taken)]
+            self._write(batch)
+        with self._drained:
+            self._cycles += 1
+            self._drained.notify_all()
+
+    def _write(self, batch: list[Entry]) -> None:
+        if self.lost is not None:
+            self.lost["points"] += sum(len(m) for _s, _t, m in batch)
+            return
+        columns: dict[str, tuple[list[int], list[float], list[Any]]] = {}
+        for step, when, metrics in batch:
+            for name, value in metrics.items():
+                column = columns.get(name)
+                if column is None:
+                    column = columns[name] = ([], [], [])
+                column[0].append(step)
+                column[1].append(when)
+                column[2].append(value)
+        try:
+            writer = self._open_writer()
+            for name, (steps, times, values) in columns.items():
+                writer.append(name, steps, times, values)
+            writer.flush()
+        except OSError as err:
+            self._record_loss(batch, err)
+
+    def _open_writer(self) -> SeriesWriter:
+        if self._writer is None:
+            self._writer = SeriesWriter(self.metrics_dir, owner=self._owner)
+        return self._writer
+
+    def _record_loss(self, batch: list[Entry], err: OSError) -> None:
+        first_step = batch[0][0]
+        logger.warning(
+            "Cannot write metrics of run %s (%s); dropping points from step %d on.",
+            self.label, err.strerror or err, first_step,
+        )  # fmt: skip
+        self.lost = {
+            "from_step": first_step,
+            "since": time.time(),
+            "reason": str(err),
+            "points": sum(len(m) for _s, _t, m in batch),
+        }
+
+    def _close_writer(self) -> None:
+        if self._writer is None:
+            return
+        try:
+            self._writer.close()
+        except OSError as err:
+            logger.warning("Closing metric files of run %s failed: %s", self.label, err)

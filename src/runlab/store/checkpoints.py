@@ -1,0 +1,175 @@
+"""Checkpoints of a run: best, last and one every N epochs, in ``state_dict/``.
+
+Contract:
+- ``checkpoint_last.pt`` is always the latest save; ``checkpoint_best.pt`` the
+  save with the best score (``mode`` "max" or "min"; saves without a score never
+  become best); ``checkpoint_e_<epoch>.pt`` is kept every ``every`` epochs, and
+  with ``top_k`` only the k best-scoring of those stay.
+- Each file is written aside and renamed, so a crash leaves the previous file.
+- ``checkpoints.json`` lists what is kept: file, epoch, score, time.
+
+Objects from PyTorch are saved with ``torch.save``; any other object with
+pickle; a path to an existing file is copied as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pickle
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runlab.store.files import read_json, write_json
+
+__all__ = ["CheckpointKeeper", "CheckpointPolicy", "read_checkpoints"]
+
+INDEX_FILE = "checkpoints.json"
+BEST = "checkpoint_best.pt"
+LAST = "checkpoint_last.pt"
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """What to keep. ``every`` 0 keeps no per-epoch files; ``top_k`` None keeps all."""
+
+    every: int = 0
+    top_k: int | None = None
+    mode: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("max", "min"):
+            raise ValueError(
+                f"Checkpoint mode must be 'max' or 'min', not {self.mode!r}."
+            )
+        if self.every < 0 or (self.top_k is not None and self.top_k < 1):
+            raise ValueError("Checkpoint 'every' must be >= 0 and 'top_k' >= 1.")
+
+    def is_better(self, score: float, best: float | None) -> bool:
+        if math.isnan(score):
+            return False
+        if best is None:
+            return True
+        return score > best if self.mode == "max" else score < best
+
+
+def read_checkpoints(folder: Path) -> dict[str, Any]:
+    """Return the checkpoint index of a run (empty lists when none)."""
+    try:
+        data = read_json(folder / INDEX_FILE)
+    except (OSError, ValueError):
+        return {"best": None, "last": None, "epochs": []}
+    return (
+        data if isinstance(data, dict) else {"best": None, "last": None, "epochs": []}
+    )
+
+
+class CheckpointKeeper:
+    """Saves checkpoints into one run's ``state_dict/`` under a policy."""
+
+    def __init__(self, folder: Path, policy: CheckpointPolicy) -> None:
+        self.folder = folder
+        self.policy = policy
+        self._index = read_checkpoints(folder)
+
+    def save(self, obj: Any, *, epoch: int, score: float | None = None) -> Path:
+        """Save ``obj`` for ``epoch`` and apply the policy; return the last file."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        entry = {"epoch": int(epoch), "score": _score(score), "time": time.time()}
+        staged = self._stage(obj)
+        try:
+            self._keep_epoch(staged, entry)
+            self._keep_best(staged, entry)
+            os.replace(staged, self.folder / LAST)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(staged)
+        self._index["last"] = {**entry, "file": LAST}
+        write_json(self.folder / INDEX_FILE, self._index)
+        return self.folder / LAST
+
+    def best_path(self) -> Path | None:
+        """Return the best checkpoint's path, or None before any scored save."""
+        return self.folder / BEST if self._index.get("best") else None
+
+    def _stage(self, obj: Any) -> Path:
+        fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=self.folder)
+        with os.fdopen(fd, "wb") as handle:
+            if isinstance(obj, (str, os.PathLike)) and Path(obj).is_file():
+                with open(obj, "rb") as source:
+                    shutil.copyfileobj(source, handle)
+            elif _is_torch_object(obj):
+                import torch
+
+                torch.save(obj, handle)
+            else:
+                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return Path(tmp)
+
+    def _keep_best(self, staged: Path, entry: dict[str, Any]) -> None:
+        best = self._index.get("best")
+        score = entry["score"]
+        if score is None or not self.policy.is_better(score, best and best["score"]):
+            return
+        _copy_atomic(staged, self.folder / BEST)
+        self._index["best"] = {**entry, "file": BEST}
+
+    def _keep_epoch(self, staged: Path, entry: dict[str, Any]) -> None:
+        every = self.policy.every
+        if not every or entry["epoch"] % every:
+            return
+        name = f"checkpoint_e_{entry['epoch']}.pt"
+        _copy_atomic(staged, self.folder / name)
+        epochs = [e for e in self._index["epochs"] if e["file"] != name]
+        epochs.append({**entry, "file": name})
+        self._index["epochs"] = self._prune(epochs)
+
+    def _prune(self, epochs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        top_k = self.policy.top_k
+        if top_k is None or len(epochs) <= top_k:
+            return epochs
+        sign = -1.0 if self.policy.mode == "max" else 1.0
+
+        def rank(e: dict[str, Any]) -> float:
+            score = e["score"]
+            return math.inf if score is None or math.isnan(score) else sign * score
+
+        ranked = sorted(epochs, key=rank)
+        for dropped in ranked[top_k:]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.folder / dropped["file"])
+        kept = {e["file"] for e in ranked[:top_k]}
+        return [e for e in epochs if e["file"] in kept]
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".{target.name}.tmp")
+    shutil.copyfile(source, tmp)
+    os.replace(tmp, target)
+
+
+def _score(score: Any) -> float | None:
+    if score is None:
+        return None
+    item = getattr(score, "item", None)
+    return float(item() if callable(item) else score)
+
+
+def _is_torch_object(obj: Any) -> bool:
+    # Only look at torch if the user's program already imported it.
+    if "torch" not in sys.modules:
+        return False
+    module = type(obj).__module__ or ""
+    if module.startswith("torch"):
+        return True
+    if isinstance(obj, dict):
+        return any(_is_torch_object(v) for v in obj.values())
+    return False

@@ -1,0 +1,182 @@
+"""The index: one SQLite database over all runs of a store, rebuilt from folders.
+
+Contract:
+- The folders are the truth; the index is a cache of one *record* per run (the
+  dict described in :mod:`runlab.store.record`) and can always be rebuilt with
+  :meth:`RunIndex.rebuild`.
+- SQLite runs in WAL mode with a busy timeout, so many processes can write
+  short transactions at once and readers never block writers.
+- Schema changes are named migrations, recorded in the ``migrations`` table.
+
+Limit: SQLite's locking needs a local file system; on a network file system
+keep the index local (``RUNLAB_INDEX``) or use the PostgreSQL index.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from runlab import _json
+from runlab.errors import StoreError, StoreLocked
+
+__all__ = ["RunIndex"]
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 30.0
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001_runs",
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            status TEXT,
+            started REAL,
+            record TEXT NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE INDEX runs_name ON runs(name);
+        CREATE INDEX runs_started ON runs(started);
+        """,
+    ),
+]
+
+
+class RunIndex:
+    """SQLite index of a store's runs, kept in ``<store>/.runlab/index.sqlite``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        """Open a short-lived connection, migrated, and translate driver errors."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        except (OSError, sqlite3.Error) as err:
+            raise StoreError(f"Cannot open the index {self.path}: {err}.") from err
+        try:
+            _prepare(conn)
+            yield conn
+            conn.commit()
+        except sqlite3.OperationalError as err:
+            if "locked" in str(err) or "busy" in str(err):
+                raise StoreLocked(
+                    f"The index {self.path} stayed locked for {BUSY_TIMEOUT_S:.0f} s; "
+                    "another process holds it. Try again."
+                ) from err
+            raise StoreError(f"Index {self.path}: {err}.") from err
+        finally:
+            conn.close()
+
+    def upsert(self, records: Iterable[dict[str, Any]]) -> None:
+        """Insert or replace the records of some runs in one transaction."""
+        rows = [_row(r) for r in records]
+        with self.connect() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO runs (id, name, status, started, record, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+    def remove(self, run_ids: Iterable[str]) -> None:
+        """Drop runs from the index (their folders are handled by the store)."""
+        with self.connect() as conn:
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(i,) for i in run_ids])
+
+    def records(self) -> list[dict[str, Any]]:
+        """Return every run's record, oldest first."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT record FROM runs ORDER BY id").fetchall()
+        return [_revive(row[0]) for row in rows]
+
+    def ids(self) -> list[str]:
+        """Return every indexed run id, sorted."""
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("SELECT id FROM runs ORDER BY id")]
+
+    def get(self, run_id: str) -> dict[str, Any] | None:
+        """Return one run's record, or None."""
+        with self.connect() as conn:
+            row = conn.execute(
+                "SELECT record FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+        return _revive(row[0]) if row else None
+
+    def find(self, ref: str) -> list[str]:
+        """Return the ids of runs whose id starts with ``ref`` or whose name is it."""
+        pattern = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id FROM runs WHERE id = ? OR name = ? OR id LIKE ? ESCAPE '\\'"
+                " ORDER BY id",
+                (ref, ref, pattern + "%"),
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def replace_all(self, records: Iterable[dict[str, Any]]) -> None:
+        """Replace the whole index with ``records`` in one transaction."""
+        rows = [_row(r) for r in records]
+        with self.connect() as conn:
+            conn.execute("DELETE FROM runs")
+            conn.executemany(
+                "INSERT INTO runs (id, name, status, started, record, updated)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+
+def _revive(text: str) -> dict[str, Any]:
+    from runlab.store.record import revive_metrics
+
+    record: dict[str, Any] = json.loads(text)
+    record["metrics"] = revive_metrics(record.get("metrics"))
+    return record
+
+
+def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        record["id"],
+        record.get("name"),
+        record.get("status"),
+        record.get("started"),
+        _json.dumps(record),
+        time.time(),
+    )
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied REAL)"
+    )
+    if _pending(conn):
+        _migrate(conn)
+
+
+def _pending(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    done = {r[0] for r in conn.execute("SELECT name FROM migrations")}
+    return [(name, sql) for name, sql in MIGRATIONS if name not in done]
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    # Take the write lock first, then look again: of many processes opening a
+    # new store at once, exactly one applies each migration.
+    conn.execute("BEGIN IMMEDIATE")
+    for name, sql in _pending(conn):
+        for statement in filter(str.strip, sql.split(";")):
+            conn.execute(statement)
+        conn.execute("INSERT INTO migrations VALUES (?, ?)", (name, time.time()))
+        logger.info("Applied index migration %s.", name)
+    conn.commit()

@@ -1,0 +1,158 @@
+"""A run's *record*: the one flat description of a run that lists, filters and
+the index share, built from the files of its folder.
+
+A record is a plain dict::
+
+    {"id", "name", "status", "started", "ended", "heartbeat", "host", "pid",
+     "tags", "sweep", "branch", "commit", "command", "exit_code",
+     "config" (nested), "config_flat" (leaf path -> value),
+     "metrics" (name -> {"last", "min", "max", "count", "last_step"}),
+     "error" (only for an unreadable folder)}
+
+Times are float seconds since the Unix epoch. A run whose ``run.json`` cannot
+be read gets status ``unreadable`` and an ``error`` naming the file and the
+reason, so one broken folder never hides the others.
+
+The *live* status of a run marked ``running`` is decided when it is read: it is
+``crashed`` when its process is gone from this host, or when its heartbeat is
+older than three intervals (another host, or a reused pid).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+from runlab._json import to_float
+from runlab.errors import RunlabError
+from runlab.store import layout
+from runlab.store.files import read_json
+from runlab.store.series import read_summary
+
+__all__ = ["build_record", "is_process_alive", "live_status", "revive_metrics"]
+
+logger = logging.getLogger(__name__)
+
+STALE_BEATS = 3
+DEFAULT_HEARTBEAT_S = 10.0
+
+
+def build_record(run_dir: Path) -> dict[str, Any]:
+    """Read a run folder into a record; never raises for a broken folder."""
+    run_file = run_dir / layout.RUN_FILE
+    try:
+        meta = read_json(run_file)
+        if not isinstance(meta, dict) or "id" not in meta:
+            raise ValueError("it does not hold a run object with an 'id'")
+    except (OSError, ValueError) as err:
+        return _unreadable(run_dir, f"{run_file}: {_reason(err)}")
+    record = _from_meta(meta)
+    record["id"] = run_dir.name
+    _add_config(record, run_dir)
+    record["metrics"] = revive_metrics(read_summary(run_dir / layout.METRICS_DIR))
+    _add_git(record, run_dir)
+    return record
+
+
+def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "name", "status", "started", "ended", "heartbeat", "heartbeat_interval",
+        "host", "pid", "sweep", "command", "cwd", "exit_code", "reproduces",
+    )  # fmt: skip
+    record = {key: meta.get(key) for key in keys}
+    record["tags"] = list(meta.get("tags") or [])
+    return record
+
+
+def _add_config(record: dict[str, Any], run_dir: Path) -> None:
+    from runlab.config import flatten_config, load_config
+
+    path = run_dir / layout.CONFIG_FILE
+    try:
+        config = load_config(path) if path.exists() else {}
+        flat = flatten_config(config)
+    except RunlabError as err:
+        logger.warning("Run %s: %s", run_dir.name, err)
+        config, flat = {}, {}
+        record["error"] = str(err)
+    record["config"] = config
+    record["config_flat"] = flat
+
+
+def _add_git(record: dict[str, Any], run_dir: Path) -> None:
+    try:
+        git = read_json(run_dir / layout.CODE_DIR / "git.json")
+    except (OSError, ValueError):
+        git = {}
+    record["branch"] = git.get("branch") if isinstance(git, dict) else None
+    record["commit"] = git.get("commit") if isinstance(git, dict) else None
+
+
+def _unreadable(run_dir: Path, error: str) -> dict[str, Any]:
+    started = None
+    with contextlib.suppress(OSError):
+        started = run_dir.stat().st_mtime
+    return {
+        "id": run_dir.name, "name": None, "status": "unreadable", "started": started,
+        "ended": None, "heartbeat": None, "host": None, "pid": None, "tags": [],
+        "sweep": None, "branch": None, "commit": None, "command": None,
+        "exit_code": None, "config": {}, "config_flat": {}, "metrics": {},
+        "error": error,
+    }  # fmt: skip
+
+
+def _reason(err: Exception) -> str:
+    if isinstance(err, FileNotFoundError):
+        return "the file is missing"
+    if isinstance(err, ValueError) and not str(err):
+        return "the file is empty"
+    if isinstance(err, ValueError) and str(err).startswith(
+        "Expecting value: line 1 column 1"
+    ):
+        return "the file is empty or not JSON"
+    return str(err)
+
+
+def revive_metrics(metrics: Any) -> dict[str, dict[str, Any]]:
+    """Turn the JSON markers "NaN", "Infinity", "-Infinity" back into floats."""
+    if not isinstance(metrics, dict):
+        return {}
+    for summary in metrics.values():
+        if not isinstance(summary, dict):
+            continue
+        for key in ("last", "min", "max"):
+            if isinstance(summary.get(key), str):
+                summary[key] = to_float(summary[key])
+    return metrics
+
+
+def is_process_alive(pid: int) -> bool:
+    """Tell whether a process with ``pid`` exists on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def live_status(record: dict[str, Any], now: float | None = None) -> str:
+    """Return the status to show: ``running`` turns ``crashed`` when it is dead."""
+    status = record.get("status") or "unreadable"
+    if status != "running":
+        return str(status)
+    now = time.time() if now is None else now
+    interval = record.get("heartbeat_interval") or DEFAULT_HEARTBEAT_S
+    beat = record.get("heartbeat") or record.get("started") or now
+    if now - beat > STALE_BEATS * interval:
+        return "crashed"
+    pid = record.get("pid")
+    if record.get("host") == socket.gethostname() and pid and not is_process_alive(pid):
+        return "crashed"
+    return "running"

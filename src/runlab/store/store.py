@@ -1,0 +1,255 @@
+"""The store: a folder of run folders plus the index over them.
+
+Contract:
+- Each run lives in ``<store>/<run id>/`` and is written by its own process(es)
+  only; the store touches a run's files for user edits (tags, notes, status
+  repairs) under the run folder's lock.
+- The index is refreshed from a run's folder at start, periodically, at finish
+  and on every user edit; :meth:`Store.reindex` rebuilds it from all folders.
+- Listing shows the *live* status: a ``running`` run whose process is gone is
+  shown ``crashed`` and, where the store is writable, recorded as such.
+- ``rm`` moves a run to ``<store>/.trash/``; ``purge`` deletes its bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runlab.errors import RunNotFound, StoreError
+from runlab.store import layout
+from runlab.store.files import update_json
+from runlab.store.index import RunIndex
+from runlab.store.record import build_record, live_status
+from runlab.store.stored import StoredRun
+
+__all__ = ["Store", "open_store"]
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+def open_store(path: str | os.PathLike[str] | None = None) -> Store:
+    """Open the store at ``path`` (else RUNLAB_DIR, else the git top or cwd)."""
+    return Store(layout.resolve_store_path(path))
+
+
+class Store:
+    """A folder of runs and its index."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.index = RunIndex(path / layout.INDEX_DIR / "index.sqlite")
+
+    def __repr__(self) -> str:
+        return f"<Store {self.path}>"
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.path / run_id
+
+    def run_ids_on_disk(self) -> list[str]:
+        """Ids of every run folder, sorted; the index is not consulted."""
+        if not self.path.is_dir():
+            return []
+        return sorted(e.name for e in os.scandir(self.path) if layout.is_run_id(e.name))
+
+    # Reading ---------------------------------------------------------------
+
+    def records(
+        self, where: str | None = None, sort: Sequence[str] = ()
+    ) -> list[dict[str, Any]]:
+        """Return the records of runs matching filter ``where``, sorted by ``sort``.
+
+        Raises:
+            FilterSyntaxError: ``where`` is not a valid filter.
+        """
+        from runlab.store.query import parse_filter, sort_records
+
+        matcher = parse_filter(where or "")
+        records = self._live(self._indexed_records())
+        chosen = [r for r in records if matcher.matches(r)]
+        if not sort:
+            return chosen
+        return [dict(r) for r in sort_records(chosen, list(sort))]
+
+    def runs(
+        self, where: str | None = None, sort: Sequence[str] = ()
+    ) -> Iterator[StoredRun]:
+        """Iterate the runs matching filter ``where`` (see :meth:`records`)."""
+        for record in self.records(where, sort):
+            yield StoredRun(self.run_dir(record["id"]), record)
+
+    def resolve(self, ref: str) -> str:
+        """Return the id of the run named by id, unique id prefix, or name.
+
+        Raises:
+            RunNotFound: no run, or several, match ``ref``.
+        """
+        ref = ref.strip()
+        if layout.is_run_id(ref) and self.run_dir(ref).is_dir():
+            return ref
+        self._ensure_index()
+        matches = self.index.find(ref) if ref else []
+        exact = [m for m in matches if m == ref]
+        if exact or len(matches) == 1:
+            return (exact or matches)[0]
+        if not matches:
+            raise RunNotFound(f"No run '{ref}' in {self.path}; see `runlab ls`.")
+        shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
+        raise RunNotFound(
+            f"'{ref}' matches {len(matches)} runs ({shown}); give more of the id."
+        )
+
+    def load_run(self, ref: str) -> StoredRun:
+        """Return the run named by ``ref``, read fresh from its folder."""
+        run_id = self.resolve(ref)
+        record = self._live([build_record(self.run_dir(run_id))])[0]
+        return StoredRun(self.run_dir(run_id), record)
+
+    # Writing ---------------------------------------------------------------
+
+    def index_run(self, run_id: str) -> dict[str, Any]:
+        """Read a run's folder and put its record in the index."""
+        record = build_record(self.run_dir(run_id))
+        self.index.upsert([record])
+        return record
+
+    def reindex(self, progress: Progress | None = None) -> int:
+        """Rebuild the index from the run folders; return how many runs it holds."""
+        ids = self.run_ids_on_disk()
+        records = []
+        for done, run_id in enumerate(ids, 1):
+            records.append(build_record(self.run_dir(run_id)))
+            if progress:
+                progress(done, len(ids))
+        self.index.replace_all(records)
+        logger.info("Reindexed %d runs in %s.", len(records), self.path)
+        return len(records)
+
+    def set_tags(
+        self, ref: str, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> list[str]:
+        """Add and remove tags of a run; return its tags afterwards."""
+        run_id = self.resolve(ref)
+
+        def change(meta: dict[str, Any]) -> None:
+            tags = [t for t in meta.get("tags") or [] if t not in remove]
+            meta["tags"] = tags + [t for t in add if t not in tags]
+
+        meta = self._update_meta(run_id, change)
+        self.index_run(run_id)
+        return list(meta["tags"])
+
+    def add_note(self, ref: str, text: str, when: float | None = None) -> Path:
+        """Append a timestamped paragraph to a run's README.md."""
+        from runlab.store.files import locked
+
+        run_id = self.resolve(ref)
+        path = self.run_dir(run_id) / layout.NOTES_FILE
+        with locked(path.parent), open(path, "a", encoding="utf-8") as notes:
+            notes.write(format_note(text, when))
+        return path
+
+    def trash_run(self, ref: str) -> Path:
+        """Move a run to the store's trash folder and drop it from the index."""
+        run_id = self.resolve(ref)
+        trash = self.path / layout.TRASH_DIR
+        trash.mkdir(exist_ok=True)
+        target = trash / run_id
+        os.replace(self.run_dir(run_id), target)
+        self.index.remove([run_id])
+        return target
+
+    def purge_run(self, ref: str) -> int:
+        """Delete a run's folder (or its trashed copy) for good; return bytes freed."""
+        run_id = self.resolve_any(ref)
+        folders = [self.run_dir(run_id), self.path / layout.TRASH_DIR / run_id]
+        freed = 0
+        for folder in folders:
+            if folder.is_dir():
+                freed += _folder_bytes(folder)
+                shutil.rmtree(folder)
+        self.index.remove([run_id])
+        return freed
+
+    def resolve_any(self, ref: str) -> str:
+        """Like :meth:`resolve`, but also finds runs already in the trash."""
+        try:
+            return self.resolve(ref)
+        except RunNotFound:
+            trashed = self.path / layout.TRASH_DIR / ref
+            if layout.is_run_id(ref) and trashed.is_dir():
+                return ref
+            raise
+
+    # Helpers -----------------------------------------------------------------
+
+    def _update_meta(
+        self, run_id: str, change: Callable[[dict[str, Any]], None]
+    ) -> dict[str, Any]:
+        try:
+            return update_json(self.run_dir(run_id) / layout.RUN_FILE, change)
+        except (OSError, ValueError) as err:
+            raise StoreError(f"Cannot update run {run_id}: {err}.") from err
+
+    def _ensure_index(self) -> None:
+        # A store whose index was deleted (or copied without it) rebuilds it.
+        if not self.index.path.exists() and self.run_ids_on_disk():
+            with contextlib.suppress(StoreError, OSError):
+                self.reindex()
+
+    def _indexed_records(self) -> list[dict[str, Any]]:
+        if not self.path.is_dir():
+            return []
+        self._ensure_index()
+        try:
+            return self.index.records()
+        except StoreError:
+            # An index we cannot open (read-only store, say) is no reason not to list.
+            logger.warning("Reading runs from their folders: the index is unavailable.")
+            return [build_record(self.run_dir(i)) for i in self.run_ids_on_disk()]
+
+    def _live(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = time.time()
+        for record in records:
+            status = live_status(record, now)
+            if status != record.get("status"):
+                record["status"] = status
+                record["ended"] = record.get("heartbeat") or record.get("started")
+                self._record_crash(record)
+        return records
+
+    def _record_crash(self, record: dict[str, Any]) -> None:
+        def change(meta: dict[str, Any]) -> None:
+            if meta.get("status") == "running" and live_status(meta) == "crashed":
+                meta["status"] = "crashed"
+                meta["ended"] = meta.get("heartbeat") or meta.get("started")
+
+        try:
+            self._update_meta(record["id"], change)
+            self.index_run(record["id"])
+        except (StoreError, OSError) as err:
+            logger.debug("Could not record run %s as crashed: %s", record["id"], err)
+
+
+def format_note(text: str, when: float | None = None) -> str:
+    """Return a note paragraph headed by its local time with offset."""
+    stamp = datetime.fromtimestamp(when or time.time()).astimezone()
+    return f"\n**{stamp.isoformat(timespec='seconds')}**\n\n{text.strip()}\n"
+
+
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(root, name)).st_size
+    return total
