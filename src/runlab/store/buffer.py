@@ -10,8 +10,9 @@ Contract:
   cannot keep up), ``put`` blocks the caller until the writer has caught up
   below half of that. No point is dropped. With the default of 1,000,000
   entries of one scalar each, the queue holds about 100 MB at most.
-- When writing fails (disk full, read-only), the buffer logs one warning,
-  drops further points, and records in ``lost`` how many and from which step.
+- When writing fails (disk full, read-only, a step beyond 64 bits), the buffer
+  logs one warning, drops further points, and records in ``lost`` how many and
+  from which step. ``put`` never raises for it.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ class MetricBuffer:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._drained = threading.Condition()
+        self._begun = 0
         self._cycles = 0
         self._thread = threading.Thread(
             target=self._loop, name=f"runlab-writer-{self.label}", daemon=True
@@ -70,9 +72,9 @@ class MetricBuffer:
     def flush(self, timeout: float = 30.0) -> None:
         """Write everything queued so far, and wait until it reached the OS."""
         with self._drained:
-            # The cycle running now may have started before our last put; the
-            # one after it surely drains it.
-            target = self._cycles + 2
+            # A cycle running now may have taken its batch before our last put;
+            # the next one to begin surely drains it.
+            target = self._begun + 1
             self._wake.set()
             self._drained.wait_for(
                 lambda: self._cycles >= target or not self._thread.is_alive(),
@@ -103,6 +105,8 @@ class MetricBuffer:
         self._close_writer()
 
     def _drain(self) -> None:
+        with self._drained:
+            self._begun += 1
         taken = len(self._queue)
         if taken:
             batch = [self._queue.popleft() for _ in range(taken)]
@@ -129,7 +133,8 @@ class MetricBuffer:
             for name, (steps, times, values) in columns.items():
                 writer.append(name, steps, times, values)
             writer.flush()
-        except OSError as err:
+        except (OSError, ValueError, TypeError, OverflowError) as err:
+            # Anything left uncaught would end the writer thread silently.
             self._record_loss(batch, err)
 
     def _open_writer(self) -> SeriesWriter:
@@ -137,11 +142,11 @@ class MetricBuffer:
             self._writer = SeriesWriter(self.metrics_dir, owner=self._owner)
         return self._writer
 
-    def _record_loss(self, batch: list[Entry], err: OSError) -> None:
+    def _record_loss(self, batch: list[Entry], err: Exception) -> None:
         first_step = batch[0][0]
         logger.warning(
             "Cannot write metrics of run %s (%s); dropping points from step %d on.",
-            self.label, err.strerror or err, first_step,
+            self.label, getattr(err, "strerror", None) or err, first_step,
         )  # fmt: skip
         self.lost = {
             "from_step": first_step,
@@ -156,4 +161,6 @@ class MetricBuffer:
         try:
             self._writer.close()
         except OSError as err:
-            logger.warning("Closing metric files of run %s failed: %s", self.label, err)
+            # After a loss the one warning has been given already.
+            log = logger.debug if self.lost else logger.warning
+            log("Closing metric files of run %s failed: %s", self.label, err)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runlab._json import to_float
 from runlab.store.files import read_json, write_json
 
 __all__ = ["CheckpointKeeper", "CheckpointPolicy", "read_checkpoints"]
@@ -60,14 +61,23 @@ class CheckpointPolicy:
 
 
 def read_checkpoints(folder: Path) -> dict[str, Any]:
-    """Return the checkpoint index of a run (empty lists when none)."""
+    """Return the checkpoint index of a run (empty lists when none).
+
+    Scores are floats again (JSON keeps NaN and infinities as strings) or None.
+    """
     try:
         data = read_json(folder / INDEX_FILE)
     except (OSError, ValueError):
+        data = None
+    if not isinstance(data, dict):
         return {"best": None, "last": None, "epochs": []}
-    return (
-        data if isinstance(data, dict) else {"best": None, "last": None, "epochs": []}
-    )
+    data.setdefault("best", None)
+    data.setdefault("last", None)
+    data.setdefault("epochs", [])
+    for entry in [data["best"], data["last"], *data["epochs"]]:
+        if isinstance(entry, dict):
+            entry["score"] = to_float(entry.get("score"))
+    return data
 
 
 class CheckpointKeeper:
@@ -167,9 +177,11 @@ def _is_torch_object(obj: Any) -> bool:
     # Only look at torch if the user's program already imported it.
     if "torch" not in sys.modules:
         return False
-    module = type(obj).__module__ or ""
-    if module.startswith("torch"):
+    # A user's model subclasses torch.nn.Module from outside torch.
+    if any((c.__module__ or "").startswith("torch") for c in type(obj).__mro__):
         return True
     if isinstance(obj, dict):
         return any(_is_torch_object(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return any(_is_torch_object(v) for v in obj)
     return False

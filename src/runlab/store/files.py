@@ -13,9 +13,11 @@ instant may then lose one update. Metric series are unaffected (one writer).
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,9 +29,14 @@ __all__ = ["locked", "read_json", "update_json", "write_json", "write_text_atomi
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` in one step (temp file, fsync, rename)."""
+    """Replace ``path`` with ``text`` in one step (temp file, fsync, rename).
+
+    The new file keeps the old one's permissions, or gets the usual ones
+    (0o666 less the umask), not the owner-only mode of a temporary file.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, _file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
@@ -39,6 +46,24 @@ def write_text_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux shows the umask in /proc; elsewhere os.umask must set it to read it.
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -64,9 +89,18 @@ def locked(folder: Path) -> Iterator[None]:
 
 
 def update_json(path: Path, change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
-    """Apply ``change`` to the JSON object in ``path`` under the folder's lock."""
+    """Apply ``change`` to the JSON object in ``path`` under the folder's lock.
+
+    Raises:
+        ValueError: the file does not hold a JSON object.
+    """
     with locked(path.parent):
         data = read_json(path)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path} does not hold a JSON object")
+        before = copy.deepcopy(data)
         change(data)
-        write_json(path, data)
+        # A change that changes nothing leaves the file (and its stamp) alone.
+        if data != before:
+            write_json(path, data)
     return dict(data)

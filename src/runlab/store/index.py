@@ -2,8 +2,10 @@
 
 Contract:
 - The folders are the truth; the index is a cache of one *record* per run (the
-  dict described in :mod:`runlab.store.record`) and can always be rebuilt with
-  :meth:`RunIndex.rebuild`.
+  dict described in :mod:`runlab.store.record`) and can always be rebuilt from
+  them (:meth:`runlab.store.Store.reindex`). Each row keeps the *stamp* of the
+  run.json it was built from (inode, size, mtime), so the store can tell which
+  rows are stale without reading the files.
 - SQLite runs in WAL mode with a busy timeout, so many processes can write
   short transactions at once and readers never block writers.
 - Schema changes are named migrations, recorded in the ``migrations`` table.
@@ -18,7 +20,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX runs_started ON runs(started);
         """,
     ),
+    ("0002_run_file_stamp", "ALTER TABLE runs ADD COLUMN stamp TEXT"),
 ]
 
 
@@ -79,15 +82,17 @@ class RunIndex:
         finally:
             conn.close()
 
-    def upsert(self, records: Iterable[dict[str, Any]]) -> None:
-        """Insert or replace the records of some runs in one transaction."""
-        rows = [_row(r) for r in records]
+    def upsert(
+        self, records: Iterable[dict[str, Any]], stamps: Mapping[str, str] | None = None
+    ) -> None:
+        """Insert or replace the records of some runs in one transaction.
+
+        Args:
+            stamps: run id to the stamp of the run.json each record was read from.
+        """
+        rows = [_row(r, stamps) for r in records]
         with self.connect() as conn:
-            conn.executemany(
-                "INSERT OR REPLACE INTO runs (id, name, status, started, record, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(f"INSERT OR REPLACE INTO runs {_COLUMNS}", rows)
 
     def remove(self, run_ids: Iterable[str]) -> None:
         """Drop runs from the index (their folders are handled by the store)."""
@@ -97,8 +102,16 @@ class RunIndex:
     def records(self) -> list[dict[str, Any]]:
         """Return every run's record, oldest first."""
         with self.connect() as conn:
-            rows = conn.execute("SELECT record FROM runs ORDER BY id").fetchall()
+            # Ids sort by the second only; runs started within one come by time.
+            rows = conn.execute(
+                "SELECT record FROM runs ORDER BY started, id"
+            ).fetchall()
         return [_revive(row[0]) for row in rows]
+
+    def stamps(self) -> dict[str, str | None]:
+        """Return every indexed run id with the stamp its record was built from."""
+        with self.connect() as conn:
+            return dict(conn.execute("SELECT id, stamp FROM runs").fetchall())
 
     def ids(self) -> list[str]:
         """Return every indexed run id, sorted."""
@@ -124,16 +137,14 @@ class RunIndex:
             ).fetchall()
         return [r[0] for r in rows]
 
-    def replace_all(self, records: Iterable[dict[str, Any]]) -> None:
+    def replace_all(
+        self, records: Iterable[dict[str, Any]], stamps: Mapping[str, str] | None = None
+    ) -> None:
         """Replace the whole index with ``records`` in one transaction."""
-        rows = [_row(r) for r in records]
+        rows = [_row(r, stamps) for r in records]
         with self.connect() as conn:
             conn.execute("DELETE FROM runs")
-            conn.executemany(
-                "INSERT INTO runs (id, name, status, started, record, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+            conn.executemany(f"INSERT INTO runs {_COLUMNS}", rows)
 
 
 def _revive(text: str) -> dict[str, Any]:
@@ -144,7 +155,12 @@ def _revive(text: str) -> dict[str, Any]:
     return record
 
 
-def _row(record: dict[str, Any]) -> tuple[Any, ...]:
+_COLUMNS = (
+    "(id, name, status, started, record, updated, stamp) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(record: dict[str, Any], stamps: Mapping[str, str] | None) -> tuple[Any, ...]:
     return (
         record["id"],
         record.get("name"),
@@ -152,6 +168,7 @@ def _row(record: dict[str, Any]) -> tuple[Any, ...]:
         record.get("started"),
         _json.dumps(record),
         time.time(),
+        (stamps or {}).get(record["id"]),
     )
 
 

@@ -21,6 +21,7 @@ older than three intervals (another host, or a reused pid).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -109,12 +110,10 @@ def _unreadable(run_dir: Path, error: str) -> dict[str, Any]:
 def _reason(err: Exception) -> str:
     if isinstance(err, FileNotFoundError):
         return "the file is missing"
-    if isinstance(err, ValueError) and not str(err):
-        return "the file is empty"
-    if isinstance(err, ValueError) and str(err).startswith(
-        "Expecting value: line 1 column 1"
-    ):
-        return "the file is empty or not JSON"
+    if isinstance(err, json.JSONDecodeError):
+        if not err.doc.strip():
+            return "the file is empty"
+        return f"invalid JSON: {err}"
     return str(err)
 
 
@@ -148,11 +147,18 @@ def live_status(record: dict[str, Any], now: float | None = None) -> str:
     if status != "running":
         return str(status)
     now = time.time() if now is None else now
-    interval = record.get("heartbeat_interval") or DEFAULT_HEARTBEAT_S
-    beat = record.get("heartbeat") or record.get("started") or now
+    interval = _number(record.get("heartbeat_interval")) or DEFAULT_HEARTBEAT_S
+    beat = _number(record.get("heartbeat")) or _number(record.get("started")) or now
     if now - beat > STALE_BEATS * interval:
         return "crashed"
     pid = record.get("pid")
-    if record.get("host") == socket.gethostname() and pid and not is_process_alive(pid):
-        return "crashed"
-    return "running"
+    if record.get("host") != socket.gethostname() or type(pid) is not int:
+        return "running"
+    return "running" if pid <= 0 or is_process_alive(pid) else "crashed"
+
+
+def _number(value: Any) -> float | None:
+    # A hand-edited run.json must not take the listing down.
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None

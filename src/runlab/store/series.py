@@ -87,18 +87,22 @@ class Series:
         return Series(self.name, self.steps[keep], self.times[keep], self.values[keep])
 
 
-def series_file_name(name: str, taken: set[str]) -> str:
+def series_file_name(name: str, taken: set[str], owner: str = "main") -> str:
     """Return a safe, unique file name for metric ``name``.
 
     A plain lowercase name keeps its spelling (``loss.bin``); any other name is
     slugged and given 8 hex digits of its hash, so ``a/b`` and ``a_b`` differ.
+    A writer other than the main one prefixes its files (``sys~...``): the two
+    processes never pick one file, even for the same metric name.
     """
     slug = _SAFE.sub("_", name).strip("._")[:80] or "metric"
-    if slug == name and name.lower() == name and f"{slug}.bin" not in taken:
+    plain = owner == MAIN_OWNER and slug == name and name.lower() == name
+    if plain and f"{slug}.bin" not in taken:
         return f"{slug}.bin"
+    prefix = "" if owner == MAIN_OWNER else f"{owner}~"
     digest = hashlib.sha1(name.encode("utf-8")).hexdigest()
     for width in range(8, 41):
-        candidate = f"{slug}~{digest[:width]}.bin"
+        candidate = f"{prefix}{slug}~{digest[:width]}.bin"
         if candidate not in taken:
             return candidate
     raise ValueError(f"No free file name for metric {name!r}.")
@@ -335,7 +339,7 @@ class SeriesWriter:
         self.metrics_dir.mkdir(parents=True, exist_ok=True)
         file = self._files.get(name)
         if file is None:
-            file = series_file_name(name, self._taken)
+            file = series_file_name(name, self._taken, self.owner)
             self._register(name, file)
         path = self.metrics_dir / file
         handle = open(path, "ab")  # noqa: SIM115 - kept open across batches

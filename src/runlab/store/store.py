@@ -6,6 +6,10 @@ Contract:
   repairs) under the run folder's lock.
 - The index is refreshed from a run's folder at start, periodically, at finish
   and on every user edit; :meth:`Store.reindex` rebuilds it from all folders.
+  Before listing or looking up runs, the store also brings it in line with the
+  folders: runs copied in, removed by hand or whose run.json changed since it
+  was indexed (one ``stat`` per run) are re-read, so the index never hides the
+  state of a folder, broken ones included.
 - Listing shows the *live* status: a ``running`` run whose process is gone is
   shown ``crashed`` and, where the store is writable, recorded as such.
 - ``rm`` moves a run to ``<store>/.trash/``; ``purge`` deletes its bytes.
@@ -96,8 +100,13 @@ class Store:
         ref = ref.strip()
         if layout.is_run_id(ref) and self.run_dir(ref).is_dir():
             return ref
-        self._ensure_index()
-        matches = self.index.find(ref) if ref else []
+        # Looking up a run in a mistyped store must not create that store.
+        if not ref or not self.path.is_dir():
+            raise RunNotFound(f"No run '{ref}' in {self.path}; see `runlab ls`.")
+        with contextlib.suppress(StoreError):
+            # A read-only store can still answer from the index it has.
+            self._sync_index()
+        matches = self.index.find(ref)
         exact = [m for m in matches if m == ref]
         if exact or len(matches) == 1:
             return (exact or matches)[0]
@@ -118,19 +127,22 @@ class Store:
 
     def index_run(self, run_id: str) -> dict[str, Any]:
         """Read a run's folder and put its record in the index."""
+        # Stamp first: a run.json changed while we read it then looks stale.
+        stamp = self._run_stamp(run_id)
         record = build_record(self.run_dir(run_id))
-        self.index.upsert([record])
+        self.index.upsert([record], {run_id: stamp})
         return record
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Rebuild the index from the run folders; return how many runs it holds."""
         ids = self.run_ids_on_disk()
+        stamps = {run_id: self._run_stamp(run_id) for run_id in ids}
         records = []
         for done, run_id in enumerate(ids, 1):
             records.append(build_record(self.run_dir(run_id)))
             if progress:
                 progress(done, len(ids))
-        self.index.replace_all(records)
+        self.index.replace_all(records, stamps)
         logger.info("Reindexed %d runs in %s.", len(records), self.path)
         return len(records)
 
@@ -142,7 +154,7 @@ class Store:
 
         def change(meta: dict[str, Any]) -> None:
             tags = [t for t in meta.get("tags") or [] if t not in remove]
-            meta["tags"] = tags + [t for t in add if t not in tags]
+            meta["tags"] = tags + [t for t in dict.fromkeys(add) if t not in tags]
 
         meta = self._update_meta(run_id, change)
         self.index_run(run_id)
@@ -161,10 +173,18 @@ class Store:
     def trash_run(self, ref: str) -> Path:
         """Move a run to the store's trash folder and drop it from the index."""
         run_id = self.resolve(ref)
-        trash = self.path / layout.TRASH_DIR
-        trash.mkdir(exist_ok=True)
-        target = trash / run_id
-        os.replace(self.run_dir(run_id), target)
+        target = self.path / layout.TRASH_DIR / run_id
+        try:
+            target.parent.mkdir(exist_ok=True)
+            # os.replace would merge into an empty folder of the same name.
+            if target.exists():
+                raise FileExistsError(f"{target} already exists")
+            os.replace(self.run_dir(run_id), target)
+        except OSError as err:
+            raise StoreError(
+                f"Cannot move run {run_id} to the trash: {err}. Delete the old "
+                "copy there first, or check the store's permissions."
+            ) from err
         self.index.remove([run_id])
         return target
 
@@ -200,29 +220,46 @@ class Store:
         except (OSError, ValueError) as err:
             raise StoreError(f"Cannot update run {run_id}: {err}.") from err
 
-    def _ensure_index(self) -> None:
-        # A store whose index was deleted (or copied without it) rebuilds it.
-        if not self.index.path.exists() and self.run_ids_on_disk():
-            with contextlib.suppress(StoreError, OSError):
-                self.reindex()
+    def _run_stamp(self, run_id: str) -> str:
+        # An atomic rewrite makes a new inode, so this changes with every write.
+        try:
+            stat = os.stat(self.run_dir(run_id) / layout.RUN_FILE)
+        except OSError:
+            return "missing"
+        return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+
+    def _sync_index(self) -> None:
+        """Re-read the runs whose folder changed since indexed; drop vanished ones."""
+        on_disk = {i: self._run_stamp(i) for i in self.run_ids_on_disk()}
+        indexed = self.index.stamps()
+        stale = [i for i, stamp in on_disk.items() if indexed.get(i) != stamp]
+        if stale:
+            records = [build_record(self.run_dir(i)) for i in stale]
+            self.index.upsert(records, on_disk)
+        gone = [i for i in indexed if i not in on_disk]
+        if gone:
+            self.index.remove(gone)
 
     def _indexed_records(self) -> list[dict[str, Any]]:
         if not self.path.is_dir():
             return []
-        self._ensure_index()
         try:
+            self._sync_index()
             return self.index.records()
         except StoreError:
             # An index we cannot open (read-only store, say) is no reason not to list.
             logger.warning("Reading runs from their folders: the index is unavailable.")
-            return [build_record(self.run_dir(i)) for i in self.run_ids_on_disk()]
+            records = [build_record(self.run_dir(i)) for i in self.run_ids_on_disk()]
+            return sorted(records, key=_started_order)
 
     def _live(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = time.time()
         for record in records:
             status = live_status(record, now)
-            if status != record.get("status"):
-                record["status"] = status
+            if status == record.get("status"):
+                continue
+            record["status"] = status
+            if status == "crashed":
                 record["ended"] = record.get("heartbeat") or record.get("started")
                 self._record_crash(record)
         return records
@@ -242,8 +279,14 @@ class Store:
 
 def format_note(text: str, when: float | None = None) -> str:
     """Return a note paragraph headed by its local time with offset."""
-    stamp = datetime.fromtimestamp(when or time.time()).astimezone()
+    stamp = datetime.fromtimestamp(time.time() if when is None else when).astimezone()
     return f"\n**{stamp.isoformat(timespec='seconds')}**\n\n{text.strip()}\n"
+
+
+def _started_order(record: dict[str, Any]) -> tuple[float, str]:
+    started = record.get("started")
+    number = started if isinstance(started, (int, float)) else float("-inf")
+    return (float(number), str(record["id"]))
 
 
 def _folder_bytes(folder: Path) -> int:
