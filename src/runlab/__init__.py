@@ -13,10 +13,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runlab.run import Run, log, start
+    from runlab.run import Run, active_run, log, start
     from runlab.store import Store, StoredRun, open_store
 
-__all__ = ["Run", "Store", "StoredRun", "load_run", "log", "open_store", "start"]
+__all__ = [
+    "Run",
+    "Store",
+    "StoredRun",
+    "active_run",
+    "load_run",
+    "log",
+    "open_store",
+    "start",
+]
 
 __version__ = "0.1.0"
 
@@ -36,6 +45,10 @@ def load_run(ref: str, store: str | None = None) -> StoredRun:
     from runlab.store import open_store
 
     return open_store(store).load_run(ref)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
 
 
 def __getattr__(name: str) -> Any:

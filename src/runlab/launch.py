@@ -51,37 +51,104 @@ def launch(
     """Run ``command`` as a new tracked run; return the run id and exit code.
 
     The config must already be resolved (file plus overrides): a bad config is
-    reported before anything is written to the store.
+    reported before anything is written to the store. SIGTERM and SIGINT are
+    held from before the run folder exists until its final status is written,
+    so a signal never leaves a run marked ``running`` (see :class:`_Signals`).
     """
-    owner = RunOwner.create(
-        store, config=config, name=name, tags=tags, notes=notes, command=list(command),
-        extra=extra,
-    )  # fmt: skip
-    owner.start_capture()
-    owner.start_heartbeat()
-    sampler = _start_sampler(owner.path) if system_metrics else None
-    code, status, error = _supervise(owner.path, command)
-    if sampler is not None:
-        sampler[0].stop()
-        sampler[1].close()
-    owner.finish(status, exit_code=code, error=error)
+    with _Signals() as signals:
+        owner = RunOwner.create(
+            store, config=config, name=name, tags=tags, notes=notes,
+            command=list(command), extra=extra,
+        )  # fmt: skip
+        owner.start_capture()
+        owner.start_heartbeat()
+        sampler = _start_sampler(owner.path) if system_metrics else None
+        code, status, error = _supervise(owner.path, command, signals)
+        if sampler is not None:
+            sampler[0].stop()
+            sampler[1].close()
+        owner.finish(status, exit_code=code, error=error)
     return owner.run_id, code
 
 
-def _supervise(run_dir: Path, command: Sequence[str]) -> tuple[int, str, str | None]:
+class _Signals:
+    """Catches SIGTERM and SIGINT for the wrapper's life and passes them on.
+
+    A signal is sent on to the child while it runs; one that comes before the
+    child starts keeps it from starting. Ctrl-C at a terminal reaches every
+    process of the foreground group, the child included, so when the wrapper
+    is in that group SIGINT is not sent again: a second KeyboardInterrupt
+    would hit the child while it cleans up. (A SIGINT sent to the wrapper alone
+    by ``kill`` is then only recorded.)
+    """
+
+    _CAUGHT = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+        self._terminal_sends_sigint = _is_terminal_foreground()
+
+    def __enter__(self) -> _Signals:
+        self._previous = {s: signal.signal(s, self._on_signal) for s in self._CAUGHT}
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def adopt(self, child: subprocess.Popen[bytes]) -> None:
+        """Forward to ``child`` from now on, and what came while it started."""
+        self.child = child
+        for signum in self.received:
+            self._forward(signum)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        child = self.child
+        if child is None or child.poll() is not None:
+            return
+        if signum == signal.SIGINT and self._terminal_sends_sigint:
+            return
+        child.send_signal(signum)
+
+
+def _is_terminal_foreground() -> bool:
+    """Tell whether this process is in its terminal's foreground process group."""
+    try:
+        fd = os.open("/dev/tty", os.O_RDONLY | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        return os.tcgetpgrp(fd) == os.getpgrp()
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _supervise(
+    run_dir: Path, command: Sequence[str], signals: _Signals
+) -> tuple[int, str, str | None]:
     """Run the child with its output teed; return (exit code, status, error)."""
     from runlab.capture.output import StreamPump
 
     with open(run_dir / layout.LOG_FILE, "ab", buffering=0) as log_file:
+        if signals.received:
+            name = signal.Signals(signals.received[0]).name
+            return 128 + signals.received[0], "killed", f"{name} before the start"
         try:
             child = subprocess.Popen(
                 list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
             )  # fmt: skip
         except OSError as err:
-            message = f"Cannot start {command[0]!r}: {err.strerror or err}."
-            log_file.write((message + "\n").encode())
-            return 127, "failed", message
+            return 127, "failed", _report_no_start(command, err, log_file)
+        signals.adopt(child)
         assert child.stdout is not None and child.stderr is not None
         pumps = [
             StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, log_file]),
@@ -89,33 +156,21 @@ def _supervise(run_dir: Path, command: Sequence[str]) -> tuple[int, str, str | N
         ]
         for pump in pumps:
             pump.start()
-        signalled = _wait(child)
+        child.wait()
         for pump in pumps:
             pump.join()
-    return _outcome(child.returncode, signalled)
+        child.stdout.close()
+        child.stderr.close()
+    return _outcome(child.returncode, signals.received[0] if signals.received else None)
 
 
-def _wait(child: subprocess.Popen[bytes]) -> int | None:
-    """Wait for the child, passing SIGTERM and SIGINT on; return a signal we got."""
-    received: list[int] = []
-
-    def forward(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        if child.poll() is None:
-            child.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while True:
-            try:
-                child.wait()
-                break
-            except InterruptedError:
-                continue
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    return received[0] if received else None
+def _report_no_start(command: Sequence[str], err: OSError, log_file: BinaryIO) -> str:
+    # Said where the child's own error would have been: terminal and log.
+    message = f"Cannot start {command[0]!r}: {err.strerror or err}."
+    for sink in (log_file, sys.stderr.buffer):
+        sink.write((message + "\n").encode())
+        sink.flush()
+    return message
 
 
 def _outcome(code: int, signalled: int | None) -> tuple[int, str, str | None]:

@@ -48,6 +48,7 @@ __all__ = ["Run", "active_run", "log", "start"]
 logger = logging.getLogger(__name__)
 
 _I64 = 2**63
+_SYSTEM_PREFIX = "sys/"
 _active: Run | None = None
 
 
@@ -83,7 +84,7 @@ def start(
         return Run._disabled(given)
     attach = os.environ.get("RUNLAB_RUN_DIR")
     if attach and resume is None:
-        run = Run._attach(Path(attach), given, tags=tags, notes=notes)
+        run = Run._attach(Path(attach), given, name=name, tags=tags, notes=notes)
     elif resume is not None:
         run = Run._resume(open_store(store), resume)
     else:
@@ -164,7 +165,13 @@ class Run:
     def _resume(cls, store: Store, ref: str) -> Run:
         stored = store.load_run(ref)
         owner = RunOwner.reopen(store, stored.id)
-        steps = [m.get("last_step") for m in stored.summary.values()]
+        # System samples count their own steps; only logged points say where
+        # training stopped.
+        steps = [
+            m.get("last_step")
+            for name, m in stored.summary.items()
+            if not name.startswith(_SYSTEM_PREFIX)
+        ]
         first = max((s for s in steps if s is not None), default=-1) + 1
         run = cls(
             store, stored.path, stored.config.to_dict(), owner=owner, first_step=first
@@ -178,23 +185,16 @@ class Run:
         path: Path,
         given: dict[str, Any],
         *,
+        name: str | None,
         tags: Iterable[str],
         notes: str | None,
     ) -> Run:
-        from runlab.config import dump_config, load_config, merge_config
-
         store = Store(path.parent)
-        resolved = (
-            load_config(path / layout.CONFIG_FILE)
-            if (path / layout.CONFIG_FILE).exists()
-            else {}
-        )
-        config = merge_config(resolved, given)
-        if config != resolved:
-            dump_config(config, path / layout.CONFIG_FILE)
-        run = cls(store, path, config)
+        run = cls(store, path, _merge_into_run_config(path, given))
+        if name:
+            _fill_name(store, path, name)
         if tags:
-            store.set_tags(path.name, add=list(tags))
+            store.set_tags(path.name, add=list(dict.fromkeys(tags)))
         if notes:
             run.note(notes)
         return run
@@ -383,10 +383,12 @@ class Run:
             self._owner.finish(status, error=self._error, lost=lost)
         if self._tee is not None:
             self._tee.stop()
-        if self._hooks is not None:
-            self._hooks.remove()
         if _active is self:
             _active = None
+        if self._hooks is not None:
+            self._hooks.remove()
+            if self._hooks.die_after_close:
+                _die_of_sigterm()
 
     def _check_open(self, what: str) -> None:
         if self._finished:
@@ -436,6 +438,36 @@ class Run:
             return
         self._status = "failed"
         self._error = "".join(traceback.format_exception_only(kind, error)).strip()
+
+
+def _merge_into_run_config(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    """Fill the keys the wrapper's config lacks from ``given``; return the result.
+
+    Under the run folder's lock: the start-up hook of another process of the
+    same run (a launcher's worker) may be recording its flags at this moment.
+    """
+    from runlab.config import dump_config, load_config, merge_config
+    from runlab.store.files import locked
+
+    target = path / layout.CONFIG_FILE
+    with locked(path):
+        resolved = load_config(target) if target.exists() else {}
+        config = merge_config(resolved, given)
+        if config != resolved:
+            dump_config(config, target)
+    return config
+
+
+def _fill_name(store: Store, path: Path, name: str) -> None:
+    """Name the wrapper's run after the script, unless ``--name`` named it."""
+    from runlab.store.files import update_json
+
+    def change(meta: dict[str, Any]) -> None:
+        if not meta.get("name"):
+            meta["name"] = name
+
+    update_json(path / layout.RUN_FILE, change)
+    store.index_run(path.name)
 
 
 def _as_step(step: Any) -> int:
@@ -531,6 +563,7 @@ class _ProcessHooks:
         self.run = run
         self._old_excepthook = sys.excepthook
         self._old_sigterm: Any = None
+        self.die_after_close = False
         sys.excepthook = self._excepthook
         atexit.register(self._at_exit)
         if threading.current_thread() is threading.main_thread():
@@ -557,9 +590,18 @@ class _ProcessHooks:
         self.run.finish()
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        if self.run.is_finished:
+            # The run is closing on this very thread (at exit, say): dying now
+            # would cut its last points off, so die once it has closed.
+            self.die_after_close = True
+            return
         self.run._status = "killed"
         self.run._error = "SIGTERM"
         self.run.finish()
-        # Die of the same signal, so the parent sees what happened.
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
+        _die_of_sigterm()
+
+
+def _die_of_sigterm() -> None:
+    """End the process by SIGTERM, so that its parent sees what happened."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)

@@ -2,7 +2,9 @@
 
 It records the flags an unmodified argparse script parsed into the run's
 config, so the script needs no change to be tracked. Keys the run's config
-already has (from ``-c`` and overrides) win. Any ``sitecustomize`` module that
+already has (from ``-c`` and overrides) win. Only the first parse of a process
+is recorded, and not on distributed ranks other than 0 (``RANK``,
+``LOCAL_RANK``), whose flags repeat rank 0's. Any ``sitecustomize`` module that
 this one shadows is imported afterwards, so the user's own hook still runs.
 """
 
@@ -31,6 +33,8 @@ def _install() -> None:
 
 
 def _record(namespace: object) -> None:
+    if _is_other_rank():
+        return
     try:
         from pathlib import Path
 
@@ -40,15 +44,27 @@ def _record(namespace: object) -> None:
             load_config,
             merge_config,
         )
+        from runlab.store.files import locked
 
-        path = Path(os.environ["RUNLAB_RUN_DIR"]) / "config.yaml"
-        current = load_config(path) if path.exists() else {}
+        folder = Path(os.environ["RUNLAB_RUN_DIR"])
+        path = folder / "config.yaml"
         flags = config_from_namespace(namespace)  # type: ignore[arg-type]
-        merged = merge_config(current, flags)
-        if merged != current:
-            dump_config(merged, path)
+        # Several Python processes of one run (a launcher and its workers) may
+        # record at once; the folder lock keeps each update whole.
+        with locked(folder):
+            current = load_config(path) if path.exists() else {}
+            merged = merge_config(current, flags)
+            if merged != current:
+                dump_config(merged, path)
     except Exception as err:  # the user's script must run whatever happens here
         print(f"runlab: could not record argparse flags: {err}", file=sys.stderr)
+
+
+def _is_other_rank() -> bool:
+    # As runlab.run decides it, without importing it into every child.
+    if os.environ.get("RUNLAB_ALL_RANKS") == "1":
+        return False
+    return any(os.environ.get(v) not in (None, "", "0") for v in ("RANK", "LOCAL_RANK"))
 
 
 def _chain() -> None:

@@ -43,6 +43,7 @@ def tag_command(
     from runlab.store import open_store
 
     target = open_store(store)
+    tags = tuple(dict.fromkeys(tags))
     added, removed = ((), tags) if remove else (tags, ())
     now = target.set_tags(run, add=added, remove=removed)
     click.echo(f"{target.resolve(run)} tags: {', '.join(now) or '(none)'}")
@@ -83,12 +84,17 @@ def reindex_command(store: str | None) -> None:
     Example:
       runlab reindex --store experiments
     """
+    from rich.console import Console
     from rich.progress import Progress
 
     from runlab.store import open_store
 
     target = open_store(store)
-    with Progress(transient=True) as progress:
+    # Progress goes to stderr, and only to a terminal: piped stdout stays clean.
+    screen = Console(stderr=True)
+    with Progress(
+        console=screen, transient=True, disable=not screen.is_terminal
+    ) as progress:
         task = progress.add_task("Reading run folders", total=None)
 
         def advance(done: int, total: int) -> None:

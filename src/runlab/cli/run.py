@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -10,7 +11,7 @@ import click
 from runlab.cli.options import store_option
 from runlab.errors import ConfigError
 
-__all__ = ["run_command"]
+__all__ = ["check_override_shape", "resolve_config", "run_command"]
 
 
 class _DashDashCommand(click.Command):
@@ -34,7 +35,9 @@ class _DashDashCommand(click.Command):
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
 @click.option("--notes", help="A first paragraph for the run's README.md.")
 @click.option(
-    "--no-system-metrics", is_flag=True, help="Do not sample CPU/GPU/memory use."
+    "--no-system-metrics",
+    is_flag=True,
+    help="Do not sample CPU/GPU/memory use (also RUNLAB_SYSTEM_METRICS=0).",
 )
 @store_option
 @click.pass_context
@@ -61,6 +64,8 @@ def run_command(
     from runlab.store import open_store
 
     command: list[str] = ctx.meta["runlab.command"]
+    # A command written without '--' shows up as overrides; say so first.
+    check_override_shape(overrides)
     if not command:
         raise click.UsageError("Give the command to run after '--'.")
     config = resolve_config(config_path, overrides)
@@ -68,21 +73,31 @@ def run_command(
     click.echo(f"runlab: run in {target.path}", err=True)
     run_id, code = launch(
         target, command, config=config, name=name, tags=tags, notes=notes,
-        system_metrics=not no_system_metrics,
+        system_metrics=not no_system_metrics and _env_allows_sampling(),
     )  # fmt: skip
     click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
     sys.exit(code)
+
+
+def _env_allows_sampling() -> bool:
+    # The same switch as for a script that calls runlab.start() on its own.
+    return os.environ.get("RUNLAB_SYSTEM_METRICS", "1") != "0"
 
 
 def resolve_config(path: str | None, overrides: tuple[str, ...]) -> dict[str, Any]:
     """Load the config file (if any) and apply the overrides; errors stop here."""
     from runlab.config import apply_overrides, load_config
 
+    check_override_shape(overrides)
     base = load_config(path) if path else {}
     source = path or "the config (no -c file given)"
+    return apply_overrides(base, list(overrides), source=source)
+
+
+def check_override_shape(overrides: tuple[str, ...]) -> None:
+    """Refuse a word that is no override: most often a command missing its '--'."""
     for text in overrides:
         if "=" not in text and not text.startswith("~"):
             raise ConfigError(
                 f"'{text}' is not an override (key=value); put the command after '--'."
             )
-    return apply_overrides(base, list(overrides), source=source)

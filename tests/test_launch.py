@@ -1,0 +1,421 @@
+"""``runlab run``: the wrapper owns the run; the child logs into it.
+
+Every test goes through the real command line in a subprocess, and wraps a real
+child process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import runlab
+
+pytestmark = pytest.mark.usefixtures("runlab_env")
+
+PY = sys.executable
+ARGPARSE_SCRIPT = (
+    Path(__file__).parents[1] / "examples" / "argparse_script" / "train.py"
+)
+
+
+def run_dirs(store: Path) -> list[Path]:
+    if not store.exists():
+        return []
+    return sorted(p for p in store.iterdir() if p.is_dir() and p.name[0].isdigit())
+
+
+def only_run(store: Path) -> Path:
+    (folder,) = run_dirs(store)
+    return folder
+
+
+def meta_of(run_dir: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((run_dir / "run.json").read_text())
+    return data
+
+
+# -- exit status -----------------------------------------------------------------
+
+
+def test_run_exit_0_is_finished(runlab_cli: Any, store: Path) -> None:
+    done = runlab_cli("run", "--", PY, "-c", "print('hi')")
+
+    assert done.returncode == 0, done.stderr
+    folder = only_run(store)
+    meta = meta_of(folder)
+    assert (meta["status"], meta["exit_code"]) == ("finished", 0)
+    assert meta["command"] == [PY, "-c", "print('hi')"]
+    assert done.stderr.splitlines() == [
+        f"runlab: run in {store}",
+        f"runlab: run {folder.name} ended with exit code 0",
+    ]
+
+
+def test_run_exit_3_is_failed_and_the_wrapper_exits_3(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "--", PY, "-c", "import sys; sys.exit(3)")
+
+    assert done.returncode == 3
+    meta = meta_of(only_run(store))
+    assert (meta["status"], meta["exit_code"], meta["error"]) == (
+        "failed", 3, "exit code 3",
+    )  # fmt: skip
+
+
+def test_run_of_a_missing_command_is_failed_with_127(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "--", "no-such-command-xyz", "--flag")
+
+    assert done.returncode == 127
+    folder = only_run(store)
+    message = "Cannot start 'no-such-command-xyz': No such file or directory."
+    meta = meta_of(folder)
+    assert (meta["status"], meta["exit_code"], meta["error"]) == (
+        "failed", 127, message,
+    )  # fmt: skip
+    assert (folder / "log.txt").read_text() == message + "\n"
+    assert message in done.stderr
+
+
+def test_run_child_output_goes_to_log_and_terminal(
+    runlab_cli: Any, store: Path
+) -> None:
+    code = "import sys; print('to out'); print('to err', file=sys.stderr)"
+    done = runlab_cli("run", "--", PY, "-c", code)
+
+    assert done.returncode == 0
+    assert done.stdout == "to out\n"
+    assert "to err\n" in done.stderr
+    log = (only_run(store) / "log.txt").read_text()
+    assert sorted(log.splitlines()) == ["to err", "to out"]
+
+
+# -- signals ---------------------------------------------------------------------
+
+SLEEPER = "import os, time; print(os.getpid(), flush=True); time.sleep(60)"
+
+
+def test_child_killed_from_outside_is_recorded_killed(
+    runlab_popen: Any, store: Path
+) -> None:
+    wrapper = runlab_popen("run", "--", PY, "-c", SLEEPER)
+    child = int(wrapper.stdout.readline())
+    os.kill(child, signal.SIGKILL)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 128 + signal.SIGKILL
+    meta = meta_of(only_run(store))
+    assert (meta["status"], meta["exit_code"], meta["error"]) == (
+        "killed", 137, "killed by SIGKILL",
+    )  # fmt: skip
+
+
+def test_sigterm_to_the_wrapper_is_forwarded_and_recorded_killed(
+    runlab_popen: Any, store: Path
+) -> None:
+    wrapper = runlab_popen("run", "--", PY, "-c", SLEEPER)
+    child = int(wrapper.stdout.readline())
+    wrapper.send_signal(signal.SIGTERM)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 128 + signal.SIGTERM
+    meta = meta_of(only_run(store))
+    assert (meta["status"], meta["error"]) == ("killed", "killed by SIGTERM")
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_sigint_to_a_wrapper_without_terminal_is_forwarded(
+    runlab_popen: Any, store: Path
+) -> None:
+    # Its own session: no terminal could have signalled the child already.
+    wrapper = runlab_popen("run", "--", PY, "-c", SLEEPER, start_new_session=True)
+    child = int(wrapper.stdout.readline())
+    wrapper.send_signal(signal.SIGINT)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 128 + signal.SIGINT
+    meta = meta_of(only_run(store))
+    assert (meta["status"], meta["error"]) == ("killed", "killed by SIGINT")
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
+
+
+def test_sigterm_to_the_wrapper_of_a_logging_script_keeps_its_points(
+    runlab_popen: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time, runlab\nrun = runlab.start()\n"
+        "run.log({'loss': 1.0}); run.log({'loss': 0.5})\n"
+        "print('logged', flush=True)\ntime.sleep(60)\n"
+    )
+    wrapper = runlab_popen("run", "--", PY, str(script))
+    assert wrapper.stdout.readline() == "logged\n"
+    wrapper.send_signal(signal.SIGTERM)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 143
+    stored = runlab.load_run(only_run(store).name)
+    assert stored.status == "killed"
+    assert stored.metric("loss").values.tolist() == [1.0, 0.5]
+
+
+# -- config from the script ---------------------------------------------------
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Path:
+    path = tmp_path / "cfg.yaml"
+    path.write_text("optim:\n  lr: 0.1\n  momentum: 0.9\nbatch: 32\n")
+    return path
+
+
+def test_unmodified_argparse_script_gets_its_flags_as_config(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli(
+        "run", "--", PY, str(ARGPARSE_SCRIPT), "--lr", "0.05", "--epochs", "3"
+    )
+
+    assert done.returncode == 0, done.stderr
+    folder = only_run(store)
+    assert runlab.load_run(folder.name).config.to_dict() == {
+        "lr": 0.05, "epochs": 3, "momentum": 0.0, "seed": 0,
+    }  # fmt: skip
+    log = (folder / "log.txt").read_text()
+    assert log.startswith("epoch 0 loss ")
+    assert log.splitlines()[-1].startswith("final rmse ")
+
+
+def test_argparse_flags_do_not_replace_keys_the_wrapper_config_has(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "+seed=7", "--", PY, str(ARGPARSE_SCRIPT), "--epochs", "1")
+
+    assert done.returncode == 0, done.stderr
+    config = runlab.load_run(only_run(store).name).config.to_dict()
+    assert config == {"seed": 7, "lr": 0.1, "epochs": 1, "momentum": 0.0}
+
+
+ATTACHING = """
+import json, runlab
+run = runlab.start(config={"optim": {"lr": 0.5, "wd": 0.1}, "extra": 1},
+                   name="from-script", tags=["inner"])
+run.log({"loss": 0.25})
+print(json.dumps({"id": run.id, "config": run.config.to_dict()}))
+"""
+
+
+def test_script_under_the_wrapper_attaches_to_its_run(
+    runlab_cli: Any, store: Path, cfg: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "attach.py"
+    script.write_text(textwrap.dedent(ATTACHING))
+
+    done = runlab_cli("run", "-c", str(cfg), "--tag", "outer", "--", PY, str(script))
+
+    assert done.returncode == 0, done.stderr
+    folder = only_run(store)
+    seen = json.loads(done.stdout)
+    expected = {
+        "optim": {"lr": 0.1, "momentum": 0.9, "wd": 0.1}, "batch": 32, "extra": 1,
+    }  # fmt: skip
+    assert seen == {"id": folder.name, "config": expected}
+    stored = runlab.load_run(folder.name)
+    assert stored.config.to_dict() == expected
+    assert (stored.status, stored.tags) == ("finished", ["outer", "inner"])
+    assert stored.name == "from-script"
+    assert stored.metric("loss").values.tolist() == [0.25]
+
+
+@pytest.mark.slow
+def test_ten_runs_started_at_once_get_ten_ids(runlab_popen: Any, store: Path) -> None:
+    procs = [runlab_popen("run", f"+i={i}", "--", "true") for i in range(10)]
+    for proc in procs:
+        proc.communicate(timeout=120)
+        assert proc.returncode == 0
+
+    folders = run_dirs(store)
+    assert len({f.name for f in folders}) == 10
+    configs = sorted((f / "config.yaml").read_text() for f in folders)
+    assert configs == sorted(f"i: {i}\n" for i in range(10))
+
+
+# -- git capture through a real run ------------------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    path = tmp_path / "repo"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / ".gitignore").write_text("experiments/\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "first")
+    return path
+
+
+def run_and_read_git(
+    runlab_cli: Any, store: Path, cwd: Path, **env: str
+) -> dict[str, Any]:
+    done = runlab_cli("run", "--", PY, "-c", "print(1)", cwd=cwd, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    folder = only_run(store)
+    assert meta_of(folder)["status"] == "finished"
+    return runlab.load_run(folder.name).git
+
+
+def test_run_outside_any_repository_records_git_absent(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    info = run_and_read_git(runlab_cli, store, tmp_path)
+
+    assert (info["available"], info["repo"], info["reason"]) == (
+        False, False, "not a git repository",
+    )  # fmt: skip
+
+
+def test_run_on_a_detached_head_records_commit_without_branch(
+    runlab_cli: Any, store: Path, repo: Path
+) -> None:
+    git(repo, "checkout", "-q", "--detach")
+
+    info = run_and_read_git(runlab_cli, store, repo)
+
+    assert info["commit"] == git(repo, "rev-parse", "HEAD")
+    assert (info["branch"], info["detached"], info["available"]) == (None, True, True)
+
+
+def test_run_in_a_repository_without_commits_starts(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    git(fresh, "init", "-q")
+
+    info = run_and_read_git(runlab_cli, store, fresh)
+
+    assert (info["repo"], info["commit"], info["has_commits"]) == (True, None, False)
+    assert info["reason"] == "repository has no commits"
+
+
+def test_run_without_git_on_path_starts(
+    runlab_cli: Any, store: Path, repo: Path, tmp_path: Path
+) -> None:
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    assert shutil.which("git", path=str(empty_bin)) is None
+
+    info = run_and_read_git(runlab_cli, store, repo, PATH=str(empty_bin))
+
+    assert (info["available"], info["reason"]) == (False, "git not found on PATH")
+
+
+def test_heartbeat_keeps_a_long_wrapped_run_running(
+    runlab_popen: Any, runlab_cli: Any, store: Path
+) -> None:
+    wrapper = runlab_popen(
+        "run", "--", PY, "-c", "import time; print(1, flush=True); time.sleep(2)",
+        env={"RUNLAB_HEARTBEAT_S": "0.2"},
+    )  # fmt: skip
+    assert wrapper.stdout.readline() == "1\n"
+    first = meta_of(only_run(store))["heartbeat"]
+    time.sleep(1.0)
+
+    listed = json.loads(runlab_cli("ls", "--json").stdout)
+    assert [r["status"] for r in listed] == ["running"]
+    assert meta_of(only_run(store))["heartbeat"] > first
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 0
+
+
+def test_argparse_flags_of_rank_1_are_not_recorded(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli(
+        "run", "--", PY, str(ARGPARSE_SCRIPT), "--epochs", "1", env={"RANK": "1"}
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert (only_run(store) / "config.yaml").read_text() == "{}\n"
+
+
+COUNT_SIGINT = """
+import signal, time
+count = 0
+def on_sigint(signum, frame):
+    global count
+    count += 1
+signal.signal(signal.SIGINT, on_sigint)
+print("ready", flush=True)
+time.sleep(1.5)
+print("sigints", count, flush=True)
+"""
+
+IN_TERMINAL = (
+    "import fcntl, os, sys, termios; os.setsid(); "
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0); os.execv(sys.argv[1], sys.argv[1:])"
+)
+
+
+def read_until(fd: int, marker: bytes, timeout: float = 30) -> bytes:
+    import select
+
+    seen = b""
+    deadline = time.time() + timeout
+    while marker not in seen:
+        assert time.time() < deadline, seen
+        if select.select([fd], [], [], 0.1)[0]:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:  # the terminal closed: every process has exited
+                break
+    return seen
+
+
+def test_ctrl_c_at_a_terminal_reaches_the_child_once(
+    store: Path, tmp_path: Path
+) -> None:
+    # The wrapper and its child share the terminal's foreground group, so ^C
+    # signals both; the wrapper must not send the child a second one.
+    script = tmp_path / "count.py"
+    script.write_text(COUNT_SIGINT)
+    main, side = os.openpty()
+    wrapper = subprocess.Popen(
+        [PY, "-c", IN_TERMINAL, PY, "-m", "runlab", "run", "--", PY, str(script)],
+        stdin=side, stdout=side, stderr=side, cwd=tmp_path,
+    )  # fmt: skip
+    os.close(side)
+    try:
+        read_until(main, b"ready")
+        os.write(main, b"\x03")
+        output = read_until(main, b"ended with exit code")
+        assert wrapper.wait(timeout=60) == 0
+    finally:
+        os.close(main)
+
+    assert b"sigints 1" in output
+    meta = meta_of(only_run(store))
+    assert (meta["status"], meta["error"]) == ("killed", "stopped after SIGINT")
