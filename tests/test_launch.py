@@ -211,6 +211,31 @@ def test_argparse_flags_do_not_replace_keys_the_wrapper_config_has(
     assert config == {"seed": 7, "lr": 0.1, "epochs": 1, "momentum": 0.0}
 
 
+FLAG_PRINTER = """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=0.1)
+parser.add_argument("--seed", type=int, default=0)
+print(vars(parser.parse_args()))
+"""
+
+
+def test_wrapper_config_feeds_argparse_defaults_and_flags_win(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "flags.py"
+    script.write_text(FLAG_PRINTER)
+    config = tmp_path / "flags.yaml"
+    config.write_text("lr: 0.25\nseed: 7\nnote: kept\n")
+
+    done = runlab_cli("run", "-c", str(config), "--", PY, str(script), "--seed", "3")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'lr': 0.25, 'seed': 3}"
+    stored = runlab.load_run(only_run(store).name)
+    assert stored.config.to_dict() == {"lr": 0.25, "seed": 3, "note": "kept"}
+
+
 ATTACHING = """
 import json, runlab
 run = runlab.start(config={"optim": {"lr": 0.5, "wd": 0.1}, "extra": 1},

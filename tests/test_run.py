@@ -475,3 +475,25 @@ def test_runlab_lists_its_lazy_names() -> None:
     assert set(runlab.__all__) <= set(dir(runlab))
     with pytest.raises(AttributeError, match="module 'runlab' has no attribute 'nope'"):
         runlab.nope  # noqa: B018
+
+
+def test_parse_args_takes_defaults_from_yaml_and_records_the_flags(
+    tmp_path: Path,
+) -> None:
+    import argparse
+
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("lr: 1e-3\nepochs: 5\noptim:\n  momentum: 0.9\n")
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--optim_momentum", type=float, default=0.0)
+
+    with runlab.start(config=defaults) as run:
+        args = run.parse_args(parser, ["--epochs", "8"])
+
+    assert vars(args) == {"lr": 0.001, "epochs": 8, "optim_momentum": 0.9}
+    saved = runlab.load_run(run.id).config.to_dict()
+    assert saved["lr"] == 0.001
+    assert saved["epochs"] == 8
+    assert saved["optim"] == {"momentum": 0.9}

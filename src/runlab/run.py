@@ -16,6 +16,7 @@ Contract:
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import logging
 import operator
@@ -27,7 +28,7 @@ import threading
 import time
 import traceback
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -235,6 +236,31 @@ class Run:
 
         return ConfigView(self._config)
 
+    def parse_args(
+        self, parser: argparse.ArgumentParser, args: Sequence[str] | None = None
+    ) -> argparse.Namespace:
+        """Parse flags with the run's config as defaults; record what was parsed.
+
+        Keys of the config that match a parser's ``dest`` (``lr``, or
+        ``optim.lr`` for ``optim_lr``) become its defaults, flags given on the
+        command line win, and the parsed values are saved into the run's
+        config, so it holds what the script used.
+
+        Example:
+            >>> run = runlab.start(config="defaults.yaml")  # doctest: +SKIP
+            >>> args = run.parse_args(parser)  # doctest: +SKIP
+        """
+        from runlab.config import config_from_namespace, fill_parser_defaults
+
+        fill_parser_defaults(parser, self._config)
+        namespace = parser.parse_args(args)
+        flags = config_from_namespace(namespace)
+        if self.path is None:
+            self._config = {**self._config, **flags}
+        else:
+            self._config = _merge_into_run_config(self.path, flags, given_wins=True)
+        return namespace
+
     @property
     def name(self) -> str | None:
         return self.store.load_run(self.id).name if self.store and self.id else None
@@ -440,11 +466,14 @@ class Run:
         self._error = "".join(traceback.format_exception_only(kind, error)).strip()
 
 
-def _merge_into_run_config(path: Path, given: dict[str, Any]) -> dict[str, Any]:
-    """Fill the keys the wrapper's config lacks from ``given``; return the result.
+def _merge_into_run_config(
+    path: Path, given: dict[str, Any], *, given_wins: bool = False
+) -> dict[str, Any]:
+    """Merge ``given`` into the run's saved config; return the result.
 
-    Under the run folder's lock: the start-up hook of another process of the
-    same run (a launcher's worker) may be recording its flags at this moment.
+    By default the saved config (the wrapper's) wins and ``given`` only fills
+    the keys it lacks. Under the run folder's lock: the start-up hook of another
+    process of the same run (a launcher's worker) may be recording its flags.
     """
     from runlab.config import dump_config, load_config, merge_config
     from runlab.store.files import locked
@@ -452,7 +481,8 @@ def _merge_into_run_config(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     target = path / layout.CONFIG_FILE
     with locked(path):
         resolved = load_config(target) if target.exists() else {}
-        config = merge_config(resolved, given)
+        primary, fallback = (given, resolved) if given_wins else (resolved, given)
+        config = merge_config(primary, fallback)
         if config != resolved:
             dump_config(config, target)
     return config

@@ -85,7 +85,7 @@ def test_record_holds_meta_config_metrics_and_git(tmp_path: Path) -> None:
     assert (record["branch"], record["commit"]) == ("main", "c0ffee")
     assert math.isnan(record["metrics"]["loss"]["last"])
     assert record["metrics"]["loss"]["min"] == 0.5
-    assert "error" not in record
+    assert record["error"] is None
 
 
 def test_empty_run_json_is_unreadable_naming_the_file(tmp_path: Path) -> None:

@@ -1,8 +1,10 @@
 """Start-up hook that ``runlab run`` puts on a Python child's path.
 
 It records the flags an unmodified argparse script parsed into the run's
-config, so the script needs no change to be tracked. Keys the run's config
-already has (from ``-c`` and overrides) win. Only the first parse of a process
+config, so the script needs no change to be tracked. Before the first parse,
+the run's config (from ``-c`` and overrides) becomes the parser's defaults, so
+the script sees those values; a flag given on the command line wins, and the
+config records what the script actually used. Only the first parse of a process
 is recorded, and not on distributed ranks other than 0 (``RANK``,
 ``LOCAL_RANK``), whose flags repeat rank 0's. Any ``sitecustomize`` module that
 this one shadows is imported afterwards, so the user's own hook still runs.
@@ -21,15 +23,31 @@ def _install() -> None:
     recorded: list[bool] = []
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[no-untyped-def]
-        parsed = original(self, args, namespace)
-        if not recorded:
+        first = not recorded
+        if first:
             # Only the first parse is the script's own command line; later ones
             # (sub-parsers, libraries) would clobber it.
             recorded.append(True)
+            _offer_defaults(self)
+        parsed = original(self, args, namespace)
+        if first:
             _record(parsed[0])
         return parsed
 
     argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def _offer_defaults(parser: object) -> None:
+    try:
+        from pathlib import Path
+
+        from runlab.config import fill_parser_defaults, load_config
+
+        path = Path(os.environ["RUNLAB_RUN_DIR"]) / "config.yaml"
+        if path.exists():
+            fill_parser_defaults(parser, load_config(path))  # type: ignore[arg-type]
+    except Exception as err:  # the user's script must run whatever happens here
+        print(f"runlab: could not apply the config to argparse: {err}", file=sys.stderr)
 
 
 def _record(namespace: object) -> None:
@@ -53,7 +71,7 @@ def _record(namespace: object) -> None:
         # record at once; the folder lock keeps each update whole.
         with locked(folder):
             current = load_config(path) if path.exists() else {}
-            merged = merge_config(current, flags)
+            merged = merge_config(flags, current)
             if merged != current:
                 dump_config(merged, path)
     except Exception as err:  # the user's script must run whatever happens here

@@ -63,7 +63,7 @@ def build_record(run_dir: Path) -> dict[str, Any]:
 def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "name", "status", "started", "ended", "heartbeat", "heartbeat_interval",
-        "host", "pid", "sweep", "command", "cwd", "exit_code", "reproduces",
+        "host", "pid", "sweep", "command", "cwd", "exit_code", "reproduces", "error",
     )  # fmt: skip
     record = {key: meta.get(key) for key in keys}
     record["tags"] = list(meta.get("tags") or [])
