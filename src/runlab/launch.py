@@ -156,12 +156,28 @@ def _supervise(
         ]
         for pump in pumps:
             pump.start()
-        child.wait()
+        _wait_responsively(child)
         for pump in pumps:
             pump.join()
         child.stdout.close()
         child.stderr.close()
     return _outcome(child.returncode, signals.received[0] if signals.received else None)
+
+
+def _wait_responsively(child: subprocess.Popen[bytes]) -> None:
+    """Wait for the child while staying able to run signal handlers.
+
+    The kernel may hand SIGTERM or SIGINT to any thread of the wrapper (the
+    heartbeat, the output pumps); a main thread blocked in ``waitpid`` would
+    then not see it until the child ends. Short waits let Python run the
+    handler, and so pass the signal on, within a fraction of a second.
+    """
+    while True:
+        try:
+            child.wait(timeout=0.25)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _report_no_start(command: Sequence[str], err: OSError, log_file: BinaryIO) -> str:
