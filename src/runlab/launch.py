@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -135,7 +136,7 @@ def _supervise(
     run_dir: Path, command: Sequence[str], signals: _Signals
 ) -> tuple[int, str, str | None]:
     """Run the child with its output teed; return (exit code, status, error)."""
-    from runlab.capture.output import StreamPump
+    from runlab.capture.output import LineSink, StreamPump
 
     with open(run_dir / layout.LOG_FILE, "ab", buffering=0) as log_file:
         if signals.received:
@@ -150,15 +151,19 @@ def _supervise(
             return 127, "failed", _report_no_start(command, err, log_file)
         signals.adopt(child)
         assert child.stdout is not None and child.stderr is not None
+        lock = threading.Lock()
+        logs = [LineSink(log_file, lock), LineSink(log_file, lock)]
         pumps = [
-            StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, log_file]),
-            StreamPump(cast(BinaryIO, child.stderr), [sys.stderr.buffer, log_file]),
+            StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, logs[0]]),
+            StreamPump(cast(BinaryIO, child.stderr), [sys.stderr.buffer, logs[1]]),
         ]
         for pump in pumps:
             pump.start()
         _wait_responsively(child)
         for pump in pumps:
             pump.join()
+        for sink in logs:
+            sink.close()
         child.stdout.close()
         child.stderr.close()
     return _outcome(child.returncode, signals.received[0] if signals.received else None)

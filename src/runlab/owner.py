@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from runlab._threads import daemon_thread
 from runlab.errors import StoreError
 from runlab.store import layout
 from runlab.store.files import update_json, write_json
@@ -137,9 +138,7 @@ class RunOwner:
     def start_capture(self, cwd: str | os.PathLike[str] | None = None) -> None:
         """Record git and the environment in a background thread."""
         where = Path(cwd or os.getcwd())
-        self._capture = threading.Thread(
-            target=self._run_capture, args=(where,), name="runlab-capture", daemon=True
-        )
+        self._capture = daemon_thread(self._run_capture, "runlab-capture", (where,))
         self._capture.start()
 
     def _run_capture(self, cwd: Path) -> None:
@@ -156,9 +155,7 @@ class RunOwner:
 
     def start_heartbeat(self) -> None:
         """Stamp run.json and refresh the index every interval until finish."""
-        self._beater = threading.Thread(
-            target=self._beat, name="runlab-heartbeat", daemon=True
-        )
+        self._beater = daemon_thread(self._beat, "runlab-heartbeat")
         self._beater.start()
 
     def _beat(self) -> None:

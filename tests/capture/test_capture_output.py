@@ -208,3 +208,24 @@ def test_stream_pump_drops_a_failing_sink_and_feeds_the_others(
         .getMessage()
         .startswith(f"Stopped copying output to {tmp_path / 'closed'}")
     )
+
+
+def test_line_sinks_of_two_pumps_never_split_a_line(tmp_path: Path) -> None:
+    import threading
+
+    from runlab.capture.output import LineSink
+
+    log = tmp_path / "log.txt"
+    with open(log, "ab", buffering=0) as target:
+        lock = threading.Lock()
+        out, err = LineSink(target, lock), LineSink(target, lock)
+        out.write(b"to out")
+        err.write(b"to err\n")
+        out.write(b"\nprogress 1\rprogress 2\r")
+        err.write(b"no newline at the end")
+        out.close()
+        err.close()
+
+    assert log.read_bytes() == (
+        b"to err\nto out\nprogress 1\rprogress 2\rno newline at the end"
+    )

@@ -28,7 +28,9 @@ import sys
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import IO, Any, BinaryIO, TextIO
+from typing import IO, Any, BinaryIO, Protocol, TextIO
+
+from runlab._threads import daemon_thread
 
 __all__ = ["OutputTee", "StreamPump"]
 
@@ -174,6 +176,14 @@ class _TeeStream(io.TextIOBase):
         return getattr(original, name)
 
 
+class Sink(Protocol):
+    """Where a pump writes: a binary file, a terminal, a :class:`LineSink`."""
+
+    def write(self, chunk: bytes, /) -> Any: ...
+
+    def flush(self) -> Any: ...
+
+
 class StreamPump:
     """Copy a binary stream to several sinks, chunk by chunk, on a thread.
 
@@ -185,7 +195,7 @@ class StreamPump:
     for its owner to close; the sinks are never closed.
     """
 
-    def __init__(self, source: BinaryIO, sinks: Sequence[BinaryIO]) -> None:
+    def __init__(self, source: BinaryIO, sinks: Sequence[Sink]) -> None:
         self.source = source
         self.sinks = list(sinks)
         self._thread: threading.Thread | None = None
@@ -194,9 +204,7 @@ class StreamPump:
         """Start copying on a daemon thread; does nothing if already started."""
         if self._thread is not None:
             return
-        self._thread = threading.Thread(
-            target=self._pump, name="runlab-stream-pump", daemon=True
-        )
+        self._thread = daemon_thread(self._pump, "runlab-stream-pump")
         self._thread.start()
 
     def join(self, timeout: float | None = None) -> None:
@@ -228,5 +236,44 @@ class StreamPump:
                 )
 
 
-def _describe(sink: BinaryIO) -> str:
+class LineSink:
+    """A sink that passes on whole lines only, so two pumps never split a line.
+
+    The wrapper pumps the child's stdout and stderr into one ``log.txt``. An
+    unbuffered child writes ``print("x")`` as ``x`` and then a newline; two
+    pumps copying chunk by chunk could put the other stream's text between
+    them. Each pump gets its own ``LineSink`` over the shared file and lock: it
+    keeps a partial line until a newline or a carriage return (a progress bar)
+    ends it, and writes the rest on :meth:`close`.
+    """
+
+    def __init__(self, target: BinaryIO, lock: threading.Lock) -> None:
+        self.target = target
+        self.name = getattr(target, "name", "log")
+        self._lock = lock
+        self._partial = b""
+
+    def write(self, chunk: bytes) -> int:
+        data = self._partial + chunk
+        cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+        self._partial = data[cut:]
+        if cut:
+            with self._lock:
+                self.target.write(data[:cut])
+        return len(chunk)
+
+    def flush(self) -> None:
+        with self._lock:
+            self.target.flush()
+
+    def close(self) -> None:
+        """Write a last line that had no ending; the target stays open."""
+        if self._partial:
+            with self._lock:
+                self.target.write(self._partial)
+                self.target.flush()
+            self._partial = b""
+
+
+def _describe(sink: Sink) -> str:
     return str(getattr(sink, "name", None) or sink)

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from runlab._threads import daemon_thread
+
 __all__ = ["SystemSampler", "sample_system"]
 
 logger = logging.getLogger(__name__)
@@ -157,9 +159,7 @@ class SystemSampler:
         global _cpu_primed
         _cpu_primed = True
         self._stopping = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name="runlab-system-sampler", daemon=True
-        )
+        self._thread = daemon_thread(self._loop, "runlab-system-sampler")
         self._thread.start()
 
     def stop(self) -> None:

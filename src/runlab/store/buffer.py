@@ -24,6 +24,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from runlab._threads import daemon_thread
 from runlab.store.series import MAIN_OWNER, SeriesWriter
 
 __all__ = ["MetricBuffer"]
@@ -58,9 +59,7 @@ class MetricBuffer:
         self._drained = threading.Condition()
         self._begun = 0
         self._cycles = 0
-        self._thread = threading.Thread(
-            target=self._loop, name=f"runlab-writer-{self.label}", daemon=True
-        )
+        self._thread = daemon_thread(self._loop, f"runlab-writer-{self.label}")
         self._thread.start()
 
     def put(self, step: int, when: float, metrics: dict[str, Any]) -> None:
