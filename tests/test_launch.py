@@ -444,3 +444,40 @@ def test_ctrl_c_at_a_terminal_reaches_the_child_once(
     assert b"sigints 1" in output
     meta = meta_of(only_run(store))
     assert (meta["status"], meta["error"]) == ("killed", "stopped after SIGINT")
+
+
+def test_child_does_not_outlive_a_wrapper_killed_with_sigkill(
+    runlab_popen: Any, store: Path
+) -> None:
+    wrapper = runlab_popen("run", "--", PY, "-c", SLEEPER)
+    child = int(wrapper.stdout.readline())
+    wrapper.kill()
+    wrapper.communicate(timeout=30)
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the child kept running after its wrapper was killed")
+    assert runlab.load_run(only_run(store).name).status == "crashed"
+
+
+def test_a_stopped_wrapper_is_still_running_not_crashed(
+    runlab_popen: Any, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNLAB_HEARTBEAT_S", "0.1")
+    wrapper = runlab_popen("run", "--", PY, "-c", SLEEPER)
+    child = int(wrapper.stdout.readline())
+    wrapper.send_signal(signal.SIGSTOP)
+    try:
+        time.sleep(1.0)  # ten missed beats
+        assert runlab.load_run(only_run(store).name).status == "running"
+    finally:
+        wrapper.send_signal(signal.SIGCONT)
+        os.kill(child, signal.SIGKILL)
+        wrapper.communicate(timeout=30)

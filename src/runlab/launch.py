@@ -21,7 +21,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, cast
@@ -61,13 +61,18 @@ def launch(
             store, config=config, name=name, tags=tags, notes=notes,
             command=list(command), extra=extra,
         )  # fmt: skip
-        owner.start_capture()
-        owner.start_heartbeat()
-        sampler = _start_sampler(owner.path) if system_metrics else None
-        code, status, error = _supervise(owner.path, command, signals)
-        if sampler is not None:
-            sampler[0].stop()
-            sampler[1].close()
+        with open(owner.path / layout.LOG_FILE, "ab", buffering=0) as log_file:
+            # The child starts before any thread of ours exists, so that the
+            # hook that ties its life to ours runs in a single-threaded fork.
+            child, failure = _spawn(owner.path, command, signals, log_file)
+            owner.start_capture()
+            owner.start_heartbeat()
+            sampler = _start_sampler(owner.path) if system_metrics else None
+            outcome = _supervise(child, signals, log_file) if child else failure
+            if sampler is not None:
+                sampler[0].stop()
+                sampler[1].close()
+        code, status, error = outcome
         owner.finish(status, exit_code=code, error=error)
     return owner.run_id, code
 
@@ -80,10 +85,12 @@ class _Signals:
     process of the foreground group, the child included, so when the wrapper
     is in that group SIGINT is not sent again: a second KeyboardInterrupt
     would hit the child while it cleans up. (A SIGINT sent to the wrapper alone
-    by ``kill`` is then only recorded.)
+    by ``kill`` is then only recorded.) A third signal kills the child with
+    SIGKILL, for a child that ignores the first two.
     """
 
     _CAUGHT = (signal.SIGTERM, signal.SIGINT)
+    ESCALATE_AFTER = 3
 
     def __init__(self) -> None:
         self.received: list[int] = []
@@ -107,6 +114,11 @@ class _Signals:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self.received.append(signum)
+        child = self.child
+        if len(self.received) >= self.ESCALATE_AFTER and child and child.poll() is None:
+            # The child ignored the signals so far: stop it for good.
+            child.kill()
+            return
         self._forward(signum)
 
     def _forward(self, signum: int) -> None:
@@ -132,40 +144,73 @@ def _is_terminal_foreground() -> bool:
         os.close(fd)
 
 
+Outcome = tuple[int, str, str | None]
+
+
+def _spawn(
+    run_dir: Path, command: Sequence[str], signals: _Signals, log_file: BinaryIO
+) -> tuple[subprocess.Popen[bytes] | None, Outcome]:
+    """Start the child; on failure return None and the outcome to record."""
+    if signals.received:
+        name = signal.Signals(signals.received[0]).name
+        return None, (128 + signals.received[0], "killed", f"{name} before the start")
+    try:
+        child = subprocess.Popen(
+            list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, preexec_fn=_die_with_parent(),
+        )  # fmt: skip
+    except OSError as err:
+        return None, (127, "failed", _report_no_start(command, err, log_file))
+    signals.adopt(child)
+    return child, (0, "running", None)
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook asking Linux to send the child SIGTERM if we die.
+
+    Without it a ``kill -9`` of the wrapper leaves the training running,
+    untracked. Elsewhere (no prctl) the child outlives the wrapper.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return hook
+
+
 def _supervise(
-    run_dir: Path, command: Sequence[str], signals: _Signals
-) -> tuple[int, str, str | None]:
-    """Run the child with its output teed; return (exit code, status, error)."""
+    child: subprocess.Popen[bytes], signals: _Signals, log_file: BinaryIO
+) -> Outcome:
+    """Tee the child's output into the log until it ends; return its outcome."""
     from runlab.capture.output import LineSink, StreamPump
 
-    with open(run_dir / layout.LOG_FILE, "ab", buffering=0) as log_file:
-        if signals.received:
-            name = signal.Signals(signals.received[0]).name
-            return 128 + signals.received[0], "killed", f"{name} before the start"
-        try:
-            child = subprocess.Popen(
-                list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )  # fmt: skip
-        except OSError as err:
-            return 127, "failed", _report_no_start(command, err, log_file)
-        signals.adopt(child)
-        assert child.stdout is not None and child.stderr is not None
-        lock = threading.Lock()
-        logs = [LineSink(log_file, lock), LineSink(log_file, lock)]
-        pumps = [
-            StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, logs[0]]),
-            StreamPump(cast(BinaryIO, child.stderr), [sys.stderr.buffer, logs[1]]),
-        ]
-        for pump in pumps:
-            pump.start()
-        _wait_responsively(child)
-        for pump in pumps:
-            pump.join()
-        for sink in logs:
-            sink.close()
-        child.stdout.close()
-        child.stderr.close()
+    assert child.stdout is not None and child.stderr is not None
+    lock = threading.Lock()
+    logs = [LineSink(log_file, lock), LineSink(log_file, lock)]
+    pumps = [
+        StreamPump(cast(BinaryIO, child.stdout), [sys.stdout.buffer, logs[0]]),
+        StreamPump(cast(BinaryIO, child.stderr), [sys.stderr.buffer, logs[1]]),
+    ]
+    for pump in pumps:
+        pump.start()
+    _wait_responsively(child)
+    for pump in pumps:
+        pump.join()
+    for sink in logs:
+        sink.close()
+    child.stdout.close()
+    child.stderr.close()
     return _outcome(child.returncode, signals.received[0] if signals.received else None)
 
 

@@ -3,7 +3,9 @@
 A run is owned by ``runlab run`` (the wrapper) when a command is wrapped, or by
 the script itself when it calls ``runlab.start()`` on its own. The owner alone
 writes ``run.json`` (apart from user edits under the folder lock), captures git
-and the environment, keeps the heartbeat, and records the final status.
+and the environment, keeps the heartbeat, and records the final status (on a
+full disk too: run.json is then overwritten where it lies, with any ``lost``
+points recorded).
 
 Heartbeat: every ``RUNLAB_HEARTBEAT_S`` seconds (default 10) the owner stamps
 ``run.json`` and refreshes the index. Readers call a running run ``crashed``
@@ -101,7 +103,10 @@ class RunOwner:
                 {"at": now, "was": meta.get("status")},
             ]
             meta.update(status="running", ended=None, exit_code=None, heartbeat=now)
-            meta.update(pid=os.getpid(), host=socket.gethostname())
+            meta.update(
+                pid=os.getpid(), host=socket.gethostname(), pid_start=_own_start()
+            )
+            meta.pop("error", None)
             meta["heartbeat_interval"] = owner.interval
 
         update_json(owner.path / layout.RUN_FILE, change)
@@ -128,6 +133,7 @@ class RunOwner:
             "heartbeat_interval": self.interval,
             "host": socket.gethostname(),
             "pid": os.getpid(),
+            "pid_start": _own_start(),
             "command": list(command if command is not None else _own_command()),
             "cwd": os.getcwd(),
             "tags": list(dict.fromkeys(tags)),
@@ -190,7 +196,8 @@ class RunOwner:
             if lost:
                 meta["lost"] = dict(lost)
 
-        update_json(self.path / layout.RUN_FILE, change)
+        # On a full disk the final status and the loss are still recorded.
+        update_json(self.path / layout.RUN_FILE, change, in_place_when_full=True)
         self._index()
         logger.info("Run %s %s.", self.run_id, status)
 
@@ -198,8 +205,10 @@ class RunOwner:
         try:
             self.store.index_run(self.run_id)
         except StoreError as err:
-            # The folder is the truth; `runlab reindex` repairs a missed update.
-            logger.warning("Index update for run %s failed: %s", self.run_id, err)
+            # The folder is the truth, and the next listing re-reads it (its
+            # run.json changed): no news for the training script's user, who
+            # on a full disk has had the one warning from the metric writer.
+            logger.debug("Index update for run %s failed: %s", self.run_id, err)
 
 
 def _own_command() -> list[str]:
@@ -207,5 +216,15 @@ def _own_command() -> list[str]:
     return list(getattr(sys, "orig_argv", None) or [sys.executable, *sys.argv])
 
 
+def _own_start() -> int | None:
+    from runlab.store.record import process_start_ticks
+
+    return process_start_ticks(os.getpid())
+
+
 def _stamp(meta: dict[str, Any]) -> None:
     meta["heartbeat"] = time.time()
+    if meta.get("status") == "crashed":
+        # A reader judged us dead (we were stopped, or its clock ran ahead);
+        # the owner beating again is proof of life.
+        meta.update(status="running", ended=None)

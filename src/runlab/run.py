@@ -7,6 +7,8 @@ Contract:
   in-memory queue and returns; it never waits for the disk (see
   :mod:`runlab.store.buffer`).
 - A finished run accepts no points, checkpoints or notes (:class:`RunFinished`).
+- Points the writer had to drop (a full disk) are recorded under ``lost`` in
+  run.json, by the owner or, under ``runlab run``, by the attached script.
 - An uncaught exception marks the run ``failed``, SIGINT and SIGTERM ``killed``,
   and the end of the interpreter ``finished``. A process that dies otherwise is
   shown ``crashed`` by readers (see :mod:`runlab.owner`).
@@ -165,6 +167,12 @@ class Run:
     @classmethod
     def _resume(cls, store: Store, ref: str) -> Run:
         stored = store.load_run(ref)
+        if stored.status == "running":
+            meta = stored.meta
+            raise RunlabError(
+                f"Run {stored.id} is still running (pid {meta.get('pid')} on "
+                f"{meta.get('host')}); stop it before resuming it."
+            )
         owner = RunOwner.reopen(store, stored.id)
         # System samples count their own steps; only logged points say where
         # training stopped.
@@ -407,6 +415,8 @@ class Run:
             lost = self._buffer.lost
         if self._owner is not None:
             self._owner.finish(status, error=self._error, lost=lost)
+        elif lost and self.path is not None:
+            _record_loss(self.path, lost)
         if self._tee is not None:
             self._tee.stop()
         if _active is self:
@@ -486,6 +496,20 @@ def _merge_into_run_config(
         if config != resolved:
             dump_config(config, target)
     return config
+
+
+def _record_loss(path: Path, lost: Mapping[str, Any]) -> None:
+    """Note in the wrapper's run.json that this process dropped points."""
+    from runlab.store.files import update_json
+
+    def change(meta: dict[str, Any]) -> None:
+        # Of several attached processes, the first to record a loss keeps it.
+        meta.setdefault("lost", dict(lost))
+
+    try:
+        update_json(path / layout.RUN_FILE, change, in_place_when_full=True)
+    except (OSError, ValueError) as err:
+        logger.debug("Could not record the loss in run %s: %s", path.name, err)
 
 
 def _fill_name(store: Store, path: Path, name: str) -> None:

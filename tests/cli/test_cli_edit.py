@@ -12,7 +12,7 @@ import runlab
 
 pytestmark = pytest.mark.usefixtures("runlab_env")
 
-COMMANDS = ["run", "ls", "show", "compare", "note", "tag", "rm", "reindex"]
+COMMANDS = ["run", "ls", "show", "compare", "note", "tag", "rm", "reindex", "doctor"]
 
 
 def make_run(name: str, **config: Any) -> str:
@@ -208,3 +208,32 @@ def test_unknown_command_is_a_usage_error(runlab_cli: Any) -> None:
 
     assert done.returncode == 2
     assert done.stderr.endswith("Error: No such command 'lss'.\n")
+
+
+def test_rm_refuses_a_running_run_unless_forced(runlab_cli: Any, store: Path) -> None:
+    import os
+    import socket
+
+    run = runlab.start(name="busy")
+    try:
+        done = runlab_cli("rm", "busy")
+        assert done.returncode == 1
+        assert done.stderr == (
+            f"Error: Run {run.id} is still running (pid {os.getpid()} on "
+            f"{socket.gethostname()}); stop it first, or move it to the trash "
+            "with --force.\n"
+        )
+        assert (store / run.id / "run.json").exists()
+    finally:
+        run.finish()
+    assert runlab_cli("rm", "busy").returncode == 0
+    assert not (store / run.id).exists()
+
+
+def test_resume_refuses_a_run_that_is_still_running() -> None:
+    run = runlab.start(name="live")
+    try:
+        with pytest.raises(runlab.errors.RunlabError, match="is still running"):
+            runlab.start(resume="live")
+    finally:
+        run.finish()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import sqlite3
 import subprocess
@@ -9,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from runlab.store.index import MIGRATIONS, RunIndex
 
@@ -132,3 +135,20 @@ def test_sixteen_processes_create_and_fill_one_fresh_index(tmp_path: Path) -> No
 
     assert [p.returncode for p in procs] == [0] * 16, errors
     assert len(RunIndex(path).ids()) == 16 * 20
+
+
+def test_a_corrupt_index_is_set_aside_and_rebuilt(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from runlab.store import open_store
+
+    store = open_store(tmp_path)
+    store.index.upsert([{"id": "261203-120000-abcd", "metrics": {}}])
+    store.index.path.write_bytes(b"garbage, not a database")
+
+    with caplog.at_level(logging.WARNING, logger="runlab.store.index"):
+        assert store.index.ids() == []
+
+    asides = list(store.index.path.parent.glob("index.sqlite.corrupt-*"))
+    assert [p.read_bytes() for p in asides] == [b"garbage, not a database"]
+    assert "is corrupt (file is not a database)" in caplog.text

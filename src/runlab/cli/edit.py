@@ -54,13 +54,19 @@ def tag_command(
 @click.option(
     "--purge", is_flag=True, help="Delete the files for good instead of trashing."
 )
+@click.option("--force", is_flag=True, help="Also remove runs that are still running.")
 @store_option
-def rm_command(runs: tuple[str, ...], purge: bool, store: str | None) -> None:
+def rm_command(
+    runs: tuple[str, ...], purge: bool, force: bool, store: str | None
+) -> None:
     """Move RUNS to the store's .trash folder, or delete them with --purge.
+
+    A run still running is refused unless --force is given. A trashed run can
+    still be purged by its full id.
 
     \b
     Example:
-      runlab rm 261203-1512 && runlab rm --purge 261203-1512
+      runlab rm lr-0.1 && runlab rm --purge 261203-151207-a3f9
     """
     from runlab.store import open_store
 
@@ -68,10 +74,10 @@ def rm_command(runs: tuple[str, ...], purge: bool, store: str | None) -> None:
     ids = [target.resolve_any(ref) if purge else target.resolve(ref) for ref in runs]
     for run_id in ids:
         if purge:
-            freed = target.purge_run(run_id)
+            freed = target.purge_run(run_id, force=force)
             click.echo(f"Purged {run_id} ({freed / 1e6:.1f} MB freed)")
         else:
-            where = target.trash_run(run_id)
+            where = target.trash_run(run_id, force=force)
             click.echo(f"Moved {run_id} to {where}")
 
 

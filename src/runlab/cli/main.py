@@ -29,6 +29,7 @@ COMMANDS = {
         "reindex_command",
         "Rebuild the index from the run folders.",
     ),
+    "doctor": ("runlab.cli.doctor", "doctor_command", "Check a store; repair it."),
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -63,13 +64,8 @@ class RunIndex:
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """Open a short-lived connection, migrated, and translate driver errors."""
+        conn = self._open()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
-        except (OSError, sqlite3.Error) as err:
-            raise StoreError(f"Cannot open the index {self.path}: {err}.") from err
-        try:
-            _prepare(conn)
             yield conn
             conn.commit()
         except sqlite3.OperationalError as err:
@@ -81,6 +77,38 @@ class RunIndex:
             raise StoreError(f"Index {self.path}: {err}.") from err
         finally:
             conn.close()
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._open_once()
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"Cannot open the index {self.path}: {err}.") from err
+        except sqlite3.DatabaseError as err:
+            # Not a database any more (a bad copy, a disk fault): the index is
+            # only a cache of the folders, so set it aside and start afresh.
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
+            logger.warning("The index %s is corrupt (%s); moved it to %s and rebuilding.",
+                           self.path, err, aside.name)  # fmt: skip
+            try:
+                os.replace(self.path, aside)
+                return self._open_once()
+            except (OSError, sqlite3.Error) as again:
+                raise StoreError(
+                    f"Cannot open the index {self.path}: {again}."
+                ) from err
+
+    def _open_once(self) -> sqlite3.Connection:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S)
+        except OSError as err:
+            raise StoreError(f"Cannot open the index {self.path}: {err}.") from err
+        try:
+            _prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def upsert(
         self, records: Iterable[dict[str, Any]], stamps: Mapping[str, str] | None = None

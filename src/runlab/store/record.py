@@ -63,7 +63,7 @@ def build_record(run_dir: Path) -> dict[str, Any]:
 def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "name", "status", "started", "ended", "heartbeat", "heartbeat_interval",
-        "host", "pid", "sweep", "command", "cwd", "exit_code", "reproduces", "error",
+        "host", "pid", "pid_start", "sweep", "command", "cwd", "exit_code", "reproduces", "error",
     )  # fmt: skip
     record = {key: meta.get(key) for key in keys}
     record["tags"] = list(meta.get("tags") or [])
@@ -142,19 +142,47 @@ def is_process_alive(pid: int) -> bool:
 
 
 def live_status(record: dict[str, Any], now: float | None = None) -> str:
-    """Return the status to show: ``running`` turns ``crashed`` when it is dead."""
+    """Return the status to show: ``running`` turns ``crashed`` when it is dead.
+
+    On the run's own host the process decides: alive (the same pid, started at
+    the same moment, so not a reused pid) means running, however late the
+    heartbeat (a process stopped with SIGSTOP, or swapping, is not dead). On
+    another host only the heartbeat can tell: three missed beats mean crashed.
+    """
     status = record.get("status") or "unreadable"
     if status != "running":
         return str(status)
+    pid = record.get("pid")
+    if record.get("host") == socket.gethostname() and type(pid) is int and pid > 0:
+        return (
+            "running" if _is_same_process(pid, record.get("pid_start")) else "crashed"
+        )
     now = time.time() if now is None else now
     interval = _number(record.get("heartbeat_interval")) or DEFAULT_HEARTBEAT_S
     beat = _number(record.get("heartbeat")) or _number(record.get("started")) or now
-    if now - beat > STALE_BEATS * interval:
-        return "crashed"
-    pid = record.get("pid")
-    if record.get("host") != socket.gethostname() or type(pid) is not int:
-        return "running"
-    return "running" if pid <= 0 or is_process_alive(pid) else "crashed"
+    return "crashed" if now - beat > STALE_BEATS * interval else "running"
+
+
+def _is_same_process(pid: int, start: Any) -> bool:
+    if not is_process_alive(pid):
+        return False
+    if type(start) is not int:
+        return True
+    return process_start_ticks(pid) in (None, start)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (Linux), else None.
+
+    Stored beside the pid, it tells the run's own process from a later process
+    that was given the same pid.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return int(fields[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _number(value: Any) -> float | None:

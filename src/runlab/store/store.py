@@ -11,7 +11,12 @@ Contract:
   was indexed (one ``stat`` per run) are re-read, so the index never hides the
   state of a folder, broken ones included.
 - Listing shows the *live* status: a ``running`` run whose process is gone is
-  shown ``crashed`` and, where the store is writable, recorded as such.
+  shown ``crashed`` and, where the store is writable, recorded as such; its
+  record is then read afresh, so points flushed after its last heartbeat count.
+- A run folder without run.json that changed in the last ``CREATING_S``
+  seconds is a run being created (its owner writes run.json just after the
+  folder): listings and the index leave it out until it is whole. Later it
+  lists as ``unreadable``.
 - ``rm`` moves a run to ``<store>/.trash/``; ``purge`` deletes its bytes.
 """
 
@@ -39,6 +44,8 @@ __all__ = ["Store", "open_store"]
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
+
+CREATING_S = 30.0
 
 
 def open_store(path: str | os.PathLike[str] | None = None) -> Store:
@@ -135,8 +142,8 @@ class Store:
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Rebuild the index from the run folders; return how many runs it holds."""
-        ids = self.run_ids_on_disk()
-        stamps = {run_id: self._run_stamp(run_id) for run_id in ids}
+        stamps = self._settled_stamps()
+        ids = list(stamps)
         records = []
         for done, run_id in enumerate(ids, 1):
             records.append(build_record(self.run_dir(run_id)))
@@ -170,9 +177,16 @@ class Store:
             notes.write(format_note(text, when))
         return path
 
-    def trash_run(self, ref: str) -> Path:
-        """Move a run to the store's trash folder and drop it from the index."""
+    def trash_run(self, ref: str, *, force: bool = False) -> Path:
+        """Move a run to the store's trash folder and drop it from the index.
+
+        Raises:
+            StoreError: the run is still running (unless ``force``): its
+                process would go on writing into a folder that is gone.
+        """
         run_id = self.resolve(ref)
+        if not force:
+            self._refuse_if_running(run_id, "move it to the trash")
         target = self.path / layout.TRASH_DIR / run_id
         try:
             target.parent.mkdir(exist_ok=True)
@@ -188,9 +202,19 @@ class Store:
         self.index.remove([run_id])
         return target
 
-    def purge_run(self, ref: str) -> int:
+    def _refuse_if_running(self, run_id: str, doing: str) -> None:
+        record = self._live([build_record(self.run_dir(run_id))])[0]
+        if record.get("status") == "running":
+            raise StoreError(
+                f"Run {run_id} is still running (pid {record.get('pid')} on "
+                f"{record.get('host')}); stop it first, or {doing} with --force."
+            )
+
+    def purge_run(self, ref: str, *, force: bool = False) -> int:
         """Delete a run's folder (or its trashed copy) for good; return bytes freed."""
         run_id = self.resolve_any(ref)
+        if not force and self.run_dir(run_id).is_dir():
+            self._refuse_if_running(run_id, "delete it")
         folders = [self.run_dir(run_id), self.path / layout.TRASH_DIR / run_id]
         freed = 0
         for folder in folders:
@@ -228,9 +252,19 @@ class Store:
             return "missing"
         return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
 
+    def _settled_stamps(self) -> dict[str, str]:
+        """Return the stamp of every run folder, less those being created."""
+        stamps = {i: self._run_stamp(i) for i in self.run_ids_on_disk()}
+        now = time.time()
+        for run_id in [i for i, stamp in stamps.items() if stamp == "missing"]:
+            with contextlib.suppress(OSError):
+                if now - self.run_dir(run_id).stat().st_mtime < CREATING_S:
+                    del stamps[run_id]
+        return stamps
+
     def _sync_index(self) -> None:
         """Re-read the runs whose folder changed since indexed; drop vanished ones."""
-        on_disk = {i: self._run_stamp(i) for i in self.run_ids_on_disk()}
+        on_disk = self._settled_stamps()
         indexed = self.index.stamps()
         stale = [i for i, stamp in on_disk.items() if indexed.get(i) != stamp]
         if stale:
@@ -249,7 +283,7 @@ class Store:
         except StoreError:
             # An index we cannot open (read-only store, say) is no reason not to list.
             logger.warning("Reading runs from their folders: the index is unavailable.")
-            records = [build_record(self.run_dir(i)) for i in self.run_ids_on_disk()]
+            records = [build_record(self.run_dir(i)) for i in self._settled_stamps()]
             return sorted(records, key=_started_order)
 
     def _live(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -261,10 +295,14 @@ class Store:
             record["status"] = status
             if status == "crashed":
                 record["ended"] = record.get("heartbeat") or record.get("started")
-                self._record_crash(record)
+                # The indexed row predates the crash: points flushed after the
+                # last heartbeat are only in the folder, which is read afresh.
+                record.update(self._record_crash(record))
         return records
 
-    def _record_crash(self, record: dict[str, Any]) -> None:
+    def _record_crash(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Mark a dead run crashed in its run.json; return its fresh record, or {}."""
+
         def change(meta: dict[str, Any]) -> None:
             if meta.get("status") == "running" and live_status(meta) == "crashed":
                 meta["status"] = "crashed"
@@ -272,9 +310,10 @@ class Store:
 
         try:
             self._update_meta(record["id"], change)
-            self.index_run(record["id"])
+            return self.index_run(record["id"])
         except (StoreError, OSError) as err:
             logger.debug("Could not record run %s as crashed: %s", record["id"], err)
+            return {}
 
 
 def format_note(text: str, when: float | None = None) -> str:
