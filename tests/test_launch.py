@@ -481,3 +481,25 @@ def test_a_stopped_wrapper_is_still_running_not_crashed(
         wrapper.send_signal(signal.SIGCONT)
         os.kill(child, signal.SIGKILL)
         wrapper.communicate(timeout=30)
+
+
+def test_the_default_store_inside_a_repository_never_makes_it_dirty(
+    runlab_cli: Any, tmp_path: Path
+) -> None:
+    path = tmp_path / "project"
+    path.mkdir()
+    git(path, "init", "-q", "-b", "main")
+    (path / "train.py").write_text("print(1)\n")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "first")
+    env = {"RUNLAB_DIR": None, "RUNLAB_SYSTEM_METRICS": "0"}
+
+    for _ in range(2):
+        done = runlab_cli("run", "--", PY, "train.py", cwd=path, env=env)
+        assert done.returncode == 0, done.stderr
+
+    second = run_dirs(path / "experiments")[-1]
+    info = runlab.load_run(second.name, store=str(path / "experiments")).git
+    assert (info["dirty"], info["untracked_count"]) == (False, 0)
+    assert git(path, "status", "--porcelain") == ""
+    assert (path / "experiments" / ".gitignore").read_text().endswith("\n*\n")

@@ -152,7 +152,7 @@ class RunOwner:
         from runlab.capture.git import capture_git
 
         try:
-            capture_git(cwd, self.path / layout.CODE_DIR)
+            capture_git(cwd, self.path / layout.CODE_DIR, exclude=[self.store.path])
             capture_environment(self.path / layout.ENV_DIR)
         except Exception as err:  # capture must never take the run down
             logger.warning(

@@ -324,3 +324,15 @@ def test_capture_git_in_a_missing_folder_records_why(
     assert info["repo"] is False
     assert "cannot change to" in info["reason"]
     assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1
+
+
+def test_capture_git_leaves_out_excluded_folders(repo: Path, tmp_path: Path) -> None:
+    store = repo / "runs"
+    (store / "261203-120000-abcd").mkdir(parents=True)
+    (store / "261203-120000-abcd" / "run.json").write_text("{}")
+    (repo / "new.py").write_text("x = 1\n")
+
+    info = capture_git(repo, tmp_path / "code", exclude=[store, tmp_path / "elsewhere"])
+
+    assert (info["untracked_count"], info["dirty"]) == (1, True)
+    assert (tmp_path / "code" / "untracked.txt").read_text() == "new.py\n"

@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -58,6 +59,7 @@ def capture_git(
     *,
     max_patch_bytes: int = 1_000_000,
     timeout: float = 10.0,
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> dict[str, Any]:
     """Record the repository that holds ``cwd`` into ``code_dir``.
 
@@ -67,6 +69,8 @@ def capture_git(
             ``untracked.txt`` into; created if missing.
         max_patch_bytes: the most bytes of ``diff.patch`` kept.
         timeout: seconds each git command may take.
+        exclude: folders left out of the untracked list and of ``dirty``, such
+            as the experiment store itself when it lives in the work tree.
 
     Returns:
         A dict with the keys ``available``, ``reason``, ``repo``, ``root``,
@@ -83,7 +87,9 @@ def capture_git(
     problems: list[str] = []
     patch, untracked = b"", b""
     try:
-        patch, untracked = _inspect(Path(cwd), info, problems, max_patch_bytes, timeout)
+        patch, untracked = _inspect(
+            Path(cwd), info, problems, max_patch_bytes, timeout, exclude
+        )
     except _GitFailed as exc:
         problems.append(str(exc))
     if problems:
@@ -144,6 +150,7 @@ def _inspect(
     problems: list[str],
     max_patch_bytes: int,
     timeout: float,
+    exclude: Sequence[str | os.PathLike[str]] = (),
 ) -> tuple[bytes, bytes]:
     """Fill ``info`` step by step; return the patch and the untracked list.
 
@@ -167,7 +174,9 @@ def _inspect(
     patch, info["patch_bytes"], info["patch_truncated"] = _read_patch(
         root, base, max_patch_bytes, timeout, problems
     )
-    untracked, info["untracked_count"] = _read_untracked(root, timeout, problems)
+    untracked, info["untracked_count"] = _read_untracked(
+        root, timeout, problems, _exclusions(root, exclude)
+    )
     info["dirty"] = info["patch_bytes"] > 0 or info["untracked_count"] > 0
     return patch, untracked
 
@@ -259,11 +268,26 @@ def _read_patch(
     return head[:cut], total, True
 
 
+def _exclusions(root: Path, folders: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Git pathspecs leaving out each of ``folders`` that lies inside ``root``."""
+    specs = []
+    for folder in folders:
+        try:
+            inside = Path(folder).resolve().relative_to(root.resolve())
+        except ValueError:
+            continue
+        if inside.parts:
+            specs.append(f":(exclude){inside.as_posix()}")
+    return specs
+
+
 def _read_untracked(
-    root: Path, timeout: float, problems: list[str]
+    root: Path, timeout: float, problems: list[str], exclude: Sequence[str] = ()
 ) -> tuple[bytes, int]:
     """Return the untracked paths (capped, one a line) and how many there are."""
     args = ["ls-files", "-z", "--others", "--exclude-standard"]
+    if exclude:
+        args += ["--", ".", *exclude]
     listing, _, error = _stream(root, args, None, timeout)
     if error:
         problems.append(error)

@@ -65,7 +65,8 @@ def make_run_dir(store: Path, now: float | None = None) -> tuple[str, Path]:
     The exclusive ``mkdir`` is what makes ids unique across processes: two
     processes that draw the same id cannot both create the folder.
     """
-    store.mkdir(parents=True, exist_ok=True)
+    if not store.is_dir():
+        create_store_dir(store)
     for _ in range(1000):
         run_id = new_run_id(now)
         path = store / run_id
@@ -75,6 +76,18 @@ def make_run_dir(store: Path, now: float | None = None) -> tuple[str, Path]:
             continue
         return run_id, path
     raise FileExistsError(f"Could not find a free run id in {store}.")
+
+
+def create_store_dir(store: Path) -> None:
+    """Create a store folder holding a ``.gitignore`` that ignores it whole.
+
+    Runs are data, not source: inside a git work tree they would otherwise show
+    as untracked files in ``git status`` and in every later run's git record.
+    """
+    store.mkdir(parents=True, exist_ok=True)
+    ignore = store / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# A runlab store: run folders are data, not source.\n*\n")
 
 
 def find_git_root(start: Path) -> Path | None:
