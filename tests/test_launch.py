@@ -503,3 +503,49 @@ def test_the_default_store_inside_a_repository_never_makes_it_dirty(
     assert (info["dirty"], info["untracked_count"]) == (False, 0)
     assert git(path, "status", "--porcelain") == ""
     assert (path / "experiments" / ".gitignore").read_text().endswith("\n*\n")
+
+
+NESTED_FLAGS = """
+import argparse
+parser = argparse.ArgumentParser()
+parser.add_argument("--optim-lr", type=float, default=0.1)
+parser.add_argument("--data", required=True)
+parser.add_argument("--act", choices=["relu", "gelu"], default="relu")
+print(vars(parser.parse_args()))
+"""
+
+
+def test_flag_fed_by_a_nested_key_is_recorded_back_at_that_key(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "nested.py"
+    script.write_text(NESTED_FLAGS)
+    config = tmp_path / "nested.yaml"
+    config.write_text("optim:\n  lr: 0.5\ndata: /data/x\n")
+
+    done = runlab_cli(
+        "run", "-c", str(config), "--", PY, str(script), "--optim-lr", "0.9"
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'optim_lr': 0.9, 'data': '/data/x', 'act': 'relu'}"
+    saved = runlab.load_run(only_run(store).name).config.to_dict()
+    assert saved == {"optim": {"lr": 0.9}, "data": "/data/x", "act": "relu"}
+
+
+def test_config_value_outside_an_arguments_choices_fails_like_argparse(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "nested.py"
+    script.write_text(NESTED_FLAGS)
+    config = tmp_path / "bad.yaml"
+    config.write_text("data: /d\nact: tanh\n")
+
+    done = runlab_cli("run", "-c", str(config), "--", PY, str(script))
+
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-2] == (
+        "nested.py: error: runlab config: Config key 'act' = 'tanh' is not a choice "
+        "of --act ('relu', 'gelu')."
+    )
+    assert runlab.load_run(only_run(store).name).status == "failed"

@@ -50,7 +50,9 @@ __all__ = [
     "load_config",
     "loads_config",
     "merge_config",
+    "namespace_to_config",
     "parse_override",
+    "parser_config_paths",
     "set_dotted",
     "to_config_dict",
 ]
@@ -424,29 +426,82 @@ def fill_parser_defaults(
     An argument matches a config key equal to its ``dest``, or a nested key
     whose dotted path with ``.`` and ``-`` replaced by ``_`` equals it
     (``optim.lr`` feeds ``--optim-lr``, dest ``optim_lr``). String defaults are
-    still converted by the argument's ``type``, as argparse does. Subcommand
+    still converted by the argument's ``type``, as argparse does. A required
+    argument that the config provides is no longer required. Subcommand
     parsers are filled too; config keys with no argument are ignored.
+
+    Raises:
+        ConfigError: a config value is not one of an argument's ``choices``.
     """
-    by_dest = _values_by_dest(config)
-    # argparse keeps its arguments in the private `_actions`; there is no public list.
-    actions = list(parser._actions)
-    found = {
-        action.dest: copy.deepcopy(by_dest[action.dest])
-        for action in actions
-        if action.default is not argparse.SUPPRESS and action.dest in by_dest
-    }
+    paths = parser_config_paths(parser, config)
+    found = {}
+    for action in _own_actions(parser):
+        if action.dest not in paths:
+            continue
+        value = copy.deepcopy(get_dotted(config, paths[action.dest]))
+        _check_choices(action, paths[action.dest], value)
+        found[action.dest] = value
+        action.required = False
     if found:
         parser.set_defaults(**found)
-    for sub in _subparsers(actions):
+    for sub in _subparsers(list(parser._actions)):
         fill_parser_defaults(sub, config)
 
 
-def _values_by_dest(config: Mapping[str, Any]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for key, value in _iter_mapping_leaves(config, ""):
-        values.setdefault(key.replace(".", "_").replace("-", "_"), value)
-    values.update({str(key): value for key, value in config.items()})  # exact keys win
-    return values
+def parser_config_paths(
+    parser: argparse.ArgumentParser, config: Mapping[str, Any]
+) -> dict[str, str]:
+    """Map each argument ``dest`` of ``parser`` that the config feeds to its key path."""
+    by_dest = _paths_by_dest(config)
+    return {
+        action.dest: by_dest[action.dest]
+        for action in _own_actions(parser)
+        if action.dest in by_dest
+    }
+
+
+def namespace_to_config(
+    namespace: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Return parsed flags as config: a flag fed by a nested key goes back there.
+
+    ``--optim-lr 0.9`` fed by ``optim: {lr: ...}`` is recorded as
+    ``{"optim": {"lr": 0.9}}``, not as a second key ``optim_lr``.
+    """
+    flags = config_from_namespace(namespace)
+    paths = parser_config_paths(parser, config)
+    result: dict[str, Any] = {}
+    for dest, value in flags.items():
+        set_dotted(result, paths.get(dest, dest), value)
+    return result
+
+
+def _own_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    # argparse keeps its arguments in the private `_actions`; there is no public list.
+    return [a for a in parser._actions if a.default is not argparse.SUPPRESS]
+
+
+def _check_choices(action: argparse.Action, path: str, value: Any) -> None:
+    if action.choices is None:
+        return
+    values = value if isinstance(value, list) else [value]
+    bad = [v for v in values if v not in action.choices]
+    if bad:
+        flag = "/".join(action.option_strings) or action.dest
+        allowed = ", ".join(repr(c) for c in action.choices)
+        raise ConfigError(
+            f"Config key '{path}' = {bad[0]!r} is not a choice of {flag} ({allowed})."
+        )
+
+
+def _paths_by_dest(config: Mapping[str, Any]) -> dict[str, str]:
+    paths: dict[str, str] = {}
+    for key, _value in _iter_mapping_leaves(config, ""):
+        paths.setdefault(key.replace(".", "_").replace("-", "_"), key)
+    paths.update({str(key): str(key) for key in config})  # exact keys win
+    return paths
 
 
 def _iter_mapping_leaves(

@@ -258,13 +258,17 @@ class Run:
             >>> run = runlab.start(config="defaults.yaml")  # doctest: +SKIP
             >>> args = run.parse_args(parser)  # doctest: +SKIP
         """
-        from runlab.config import config_from_namespace, fill_parser_defaults
+        from runlab.config import (
+            fill_parser_defaults,
+            merge_config,
+            namespace_to_config,
+        )
 
         fill_parser_defaults(parser, self._config)
         namespace = parser.parse_args(args)
-        flags = config_from_namespace(namespace)
+        flags = namespace_to_config(namespace, parser, self._config)
         if self.path is None:
-            self._config = {**self._config, **flags}
+            self._config = merge_config(flags, self._config)
         else:
             self._config = _merge_into_run_config(self.path, flags, given_wins=True)
         return namespace

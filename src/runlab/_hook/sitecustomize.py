@@ -31,7 +31,7 @@ def _install() -> None:
             _offer_defaults(self)
         parsed = original(self, args, namespace)
         if first:
-            _record(parsed[0])
+            _record(self, parsed[0])
         return parsed
 
     argparse.ArgumentParser.parse_known_args = parse_known_args  # type: ignore[method-assign]
@@ -39,38 +39,47 @@ def _install() -> None:
 
 def _offer_defaults(parser: object) -> None:
     try:
-        from pathlib import Path
+        from runlab.config import fill_parser_defaults
+        from runlab.errors import ConfigError
 
-        from runlab.config import fill_parser_defaults, load_config
-
-        path = Path(os.environ["RUNLAB_RUN_DIR"]) / "config.yaml"
-        if path.exists():
-            fill_parser_defaults(parser, load_config(path))  # type: ignore[arg-type]
+        fill_parser_defaults(parser, _run_config())  # type: ignore[arg-type]
+    except ConfigError as err:
+        # As argparse itself answers a bad flag: usage, the message, exit 2.
+        parser.error(f"runlab config: {err}")  # type: ignore[attr-defined]
     except Exception as err:  # the user's script must run whatever happens here
         print(f"runlab: could not apply the config to argparse: {err}", file=sys.stderr)
 
 
-def _record(namespace: object) -> None:
+def _run_config() -> dict[str, object]:
+    from pathlib import Path
+
+    from runlab.config import load_config
+
+    path = Path(os.environ["RUNLAB_RUN_DIR"]) / "config.yaml"
+    return load_config(path) if path.exists() else {}
+
+
+def _record(parser: object, namespace: object) -> None:
     if _is_other_rank():
         return
     try:
         from pathlib import Path
 
         from runlab.config import (
-            config_from_namespace,
             dump_config,
             load_config,
             merge_config,
+            namespace_to_config,
         )
         from runlab.store.files import locked
 
         folder = Path(os.environ["RUNLAB_RUN_DIR"])
         path = folder / "config.yaml"
-        flags = config_from_namespace(namespace)  # type: ignore[arg-type]
         # Several Python processes of one run (a launcher and its workers) may
         # record at once; the folder lock keeps each update whole.
         with locked(folder):
             current = load_config(path) if path.exists() else {}
+            flags = namespace_to_config(namespace, parser, current)  # type: ignore[arg-type]
             merged = merge_config(flags, current)
             if merged != current:
                 dump_config(merged, path)
