@@ -22,7 +22,7 @@ echo "== runlab ls 'tag:demo' --sort -val/acc.max"
 runlab ls --store "$store" 'tag:demo' --sort -val/acc.max \
   --columns id,status,duration,optim.lr,model.hidden,val/acc.max,val/loss.min,train/loss.last
 
-best_two=$(runlab ls --store "$store" 'tag:demo' --sort -val/acc.max --limit 2 --csv --columns id | tail -n +2 | tr -d '\r')
+best_two=$(runlab ls --store "$store" 'tag:demo' --sort -val/acc.max --limit 2 --csv --columns id | tail -n +2)
 echo
 echo "== runlab compare" $best_two
 # shellcheck disable=SC2086

@@ -549,3 +549,33 @@ def test_config_value_outside_an_arguments_choices_fails_like_argparse(
         "of --act ('relu', 'gelu')."
     )
     assert runlab.load_run(only_run(store).name).status == "failed"
+
+
+DEFAULTS_SCRIPT = """
+import runlab
+run = runlab.start(config={"optim": {"lr": 0.1, "momentum": 0.9}, "epochs": 3})
+print(run.config.to_dict())
+"""
+
+
+def test_overrides_without_a_config_file_lay_over_the_scripts_config(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "defaults.py"
+    script.write_text(DEFAULTS_SCRIPT)
+
+    done = runlab_cli("run", "optim.lr=0.5", "optim.lrr=2", "--", PY, str(script))
+
+    assert done.returncode == 0, done.stderr
+    expected = {"optim": {"lr": 0.5, "lrr": 2, "momentum": 0.9}, "epochs": 3}
+    assert done.stdout.strip() == str(expected)
+    assert (
+        "Override 'optim.lrr=2' names no key of the script's config; did you mean "
+        "'optim.lr'? It was added as a new key; write +optim.lrr=2 to say so."
+    ) in done.stderr
+    meta = meta_of(only_run(store))
+    assert (meta["config_file"], meta["overrides"]) == (
+        None,
+        ["optim.lr=0.5", "optim.lrr=2"],
+    )
+    assert meta["invocation"][:2] == ["runlab", "run"]

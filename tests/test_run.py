@@ -135,6 +135,16 @@ def test_log_multi_element_tensor_is_skipped_with_a_warning_others_stored() -> N
     assert stored.metric("acc").values.tolist() == [0.5, 0.75]
 
 
+def test_log_of_something_not_a_dict_is_a_clear_type_error() -> None:
+    with runlab.start() as run, pytest.raises(TypeError) as raised:
+        run.log("loss", step=1)  # type: ignore[arg-type]
+
+    assert str(raised.value) == (
+        "run.log() takes a dict of metric names to numbers, not str."
+    )
+    assert run.step == -1
+
+
 def test_log_string_value_raises_type_error_naming_it_others_stored() -> None:
     with runlab.start() as run:
         with pytest.raises(TypeError) as raised:
@@ -142,7 +152,7 @@ def test_log_string_value_raises_type_error_naming_it_others_stored() -> None:
         series = run.metric("acc")
 
     assert str(raised.value) == (
-        "Metric values must be numbers; got 'phase' (str) at step 3."
+        "Metric values must be numbers; got 'phase' = 'train' (str) at step 3."
     )
     assert series.steps.tolist() == [3]
     assert series.values.tolist() == [0.5]
@@ -404,7 +414,7 @@ def test_script_that_returns_is_finished(tmp_path: Path, store: Path) -> None:
     assert proc.returncode == 0
 
     stored = runlab.load_run("life")
-    assert (stored.status, stored.meta["exit_code"]) == ("finished", None)
+    assert (stored.status, stored.meta["exit_code"]) == ("finished", 0)
     assert stored.metric("loss").steps.tolist() == [0, 1, 2]
     assert (stored.path / "log.txt").read_text() == "logged\n"
 
@@ -497,3 +507,26 @@ def test_parse_args_takes_defaults_from_yaml_and_records_the_flags(
     assert saved["lr"] == 0.001
     assert saved["epochs"] == 8
     assert saved["optim"] == {"momentum": 0.9}
+
+
+@pytest.mark.parametrize(
+    ("ending", "status", "code", "error"),
+    [
+        ("sys.exit(3)", "failed", 3, "exit code 3"),
+        ("sys.exit('fatal message')", "failed", 1, "fatal message"),
+        ("sys.exit(0)", "finished", 0, None),
+        ("pass", "finished", 0, None),
+    ],
+)
+def test_a_script_on_its_own_records_how_it_exited(
+    tmp_path: Path, ending: str, status: str, code: int, error: str | None
+) -> None:
+    script = tmp_path / "ends.py"
+    script.write_text(f"import sys, runlab\nrunlab.start().log({{'x': 1}})\n{ending}\n")
+
+    subprocess.run([sys.executable, str(script)], cwd=tmp_path, check=False)
+
+    (run,) = runlab.open_store().runs()
+    assert (run.status, run.meta["exit_code"], run.meta.get("error")) == (
+        status, code, error,
+    )  # fmt: skip

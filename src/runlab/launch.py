@@ -26,6 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO, cast
 
+from runlab._env import seconds_from_env
 from runlab.owner import RunOwner
 from runlab.store import layout
 from runlab.store.buffer import MetricBuffer
@@ -271,7 +272,7 @@ def _start_sampler(run_dir: Path) -> tuple[Any, MetricBuffer]:
     def put(values: dict[str, float]) -> None:
         buffer.put(next(counter), time.time(), values)
 
-    interval = float(os.environ.get("RUNLAB_SYSTEM_INTERVAL_S", "5"))
+    interval = seconds_from_env("RUNLAB_SYSTEM_INTERVAL_S", 5.0, minimum=0.5)
     sampler = SystemSampler(put, interval=interval)
     sampler.start()
     return sampler, buffer

@@ -40,10 +40,9 @@ FINAL_STATUSES = ("finished", "failed", "killed", "crashed")
 
 def heartbeat_interval() -> float:
     """Seconds between beats, from RUNLAB_HEARTBEAT_S (default 10)."""
-    try:
-        return max(0.05, float(os.environ.get("RUNLAB_HEARTBEAT_S", "10")))
-    except ValueError:
-        return 10.0
+    from runlab._env import seconds_from_env
+
+    return seconds_from_env("RUNLAB_HEARTBEAT_S", 10.0, minimum=0.05)
 
 
 class RunOwner:
@@ -73,6 +72,10 @@ class RunOwner:
         """Make a new run folder with run.json, config.yaml and notes."""
         from runlab.config import dump_config
 
+        try:
+            tags, name = layout.check_tags(tags), layout.check_name(name)
+        except ValueError as err:
+            raise StoreError(str(err)) from None
         now = time.time()
         try:
             run_id, path = layout.make_run_dir(store.path, now)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import difflib
 import logging
 import operator
 import os
@@ -33,7 +34,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from runlab.errors import RunFinished, RunlabError
 from runlab.owner import RunOwner
@@ -138,6 +139,7 @@ class Run:
         self._finished = path is None
         self._status: str | None = None
         self._error: str | None = None
+        self._exit_code: int | None = None
         self._lock = threading.Lock()
         self._keeper: CheckpointKeeper | None = None
         self._buffer = MetricBuffer(path / layout.METRICS_DIR) if path else None
@@ -199,6 +201,7 @@ class Run:
         notes: str | None,
     ) -> Run:
         store = Store(path.parent)
+        _check_loose_overrides(path, given)
         run = cls(store, path, _merge_into_run_config(path, given))
         if name:
             _fill_name(store, path, name)
@@ -320,8 +323,15 @@ class Run:
                 return
             raise RunFinished(f"Run {self.id} is finished and accepts no more points.")
         step = self._step + 1 if step is None else _as_step(step)
+        try:
+            items = metrics.items()
+        except AttributeError:
+            raise TypeError(
+                "run.log() takes a dict of metric names to numbers, "
+                f"not {type(metrics).__name__}."
+            ) from None
         self._step = step
-        for name, value in metrics.items():
+        for name, value in items:
             if (type(value) is not float and type(value) is not int) or type(
                 name
             ) is not str:
@@ -418,7 +428,9 @@ class Run:
             self._buffer.close()
             lost = self._buffer.lost
         if self._owner is not None:
-            self._owner.finish(status, error=self._error, lost=lost)
+            self._owner.finish(
+                status, exit_code=self._exit_code, error=self._error, lost=lost
+            )
         elif lost and self.path is not None:
             _record_loss(self.path, lost)
         if self._tee is not None:
@@ -429,6 +441,15 @@ class Run:
             self._hooks.remove()
             if self._hooks.die_after_close:
                 _die_of_sigterm()
+
+    def _note_exit(self, status: object) -> None:
+        """Record how ``sys.exit(status)`` ends the process: code 0 finishes."""
+        if status is None or status == 0:
+            self._exit_code = 0
+            return
+        self._exit_code = status if isinstance(status, int) else 1
+        self._status = "failed"
+        self._error = f"exit code {status}" if isinstance(status, int) else str(status)
 
     def _check_open(self, what: str) -> None:
         if self._finished:
@@ -516,6 +537,39 @@ def _record_loss(path: Path, lost: Mapping[str, Any]) -> None:
         logger.debug("Could not record the loss in run %s: %s", path.name, err)
 
 
+def _check_loose_overrides(path: Path, given: Mapping[str, Any]) -> None:
+    """Report overrides given without -c that name no key of the script's config.
+
+    ``runlab run optim.lrr=0.5 -- python train.py`` cannot check the key when
+    the wrapper starts: only the script knows its config. It can here.
+    """
+    from runlab.config import flatten_config, parse_override
+    from runlab.store.files import read_json
+
+    try:
+        meta = read_json(path / layout.RUN_FILE)
+    except (OSError, ValueError):
+        return
+    if meta.get("config_file") or not meta.get("overrides") or not given:
+        return
+    known = set(flatten_config(given))
+    for text in meta["overrides"]:
+        key = parse_override(text.lstrip("+")).key
+        if (
+            text.startswith("+")
+            or key in known
+            or any(k.startswith(f"{key}.") for k in known)
+        ):
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "."
+        logger.warning(
+            "Override '%s' names no key of the script's config%s It was added as "
+            "a new key; write +%s to say so.",
+            text, hint, text,
+        )  # fmt: skip
+
+
 def _fill_name(store: Store, path: Path, name: str) -> None:
     """Name the wrapper's run after the script, unless ``--name`` named it."""
     from runlab.store.files import update_json
@@ -556,8 +610,12 @@ def _split(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[
         elif _element_count(value) not in (None, 1):
             arrays.append(f"{name!r} ({_element_count(value)} elements)")
         else:
-            bad.append(f"{name!r} ({type(value).__name__})")
+            bad.append(f"{name!r} = {_shorten(repr(value))} ({type(value).__name__})")
     return clean, arrays, bad
+
+
+def _shorten(text: str, width: int = 40) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _element_count(value: Any) -> int | None:
@@ -608,10 +666,9 @@ def _shortest(number: float) -> float:
 
 
 def _sample_interval() -> float:
-    try:
-        return float(os.environ.get("RUNLAB_SYSTEM_INTERVAL_S", "5"))
-    except ValueError:
-        return 5.0
+    from runlab._env import seconds_from_env
+
+    return seconds_from_env("RUNLAB_SYSTEM_INTERVAL_S", 5.0, minimum=0.5)
 
 
 class _ProcessHooks:
@@ -621,8 +678,12 @@ class _ProcessHooks:
         self.run = run
         self._old_excepthook = sys.excepthook
         self._old_sigterm: Any = None
+        self._old_exit = sys.exit
         self.die_after_close = False
         sys.excepthook = self._excepthook
+        # sys.exit(3), and argparse's exit on a bad flag, never reach the
+        # excepthook; note their code on the way out.
+        sys.exit = self._exit
         atexit.register(self._at_exit)
         if threading.current_thread() is threading.main_thread():
             self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
@@ -630,6 +691,8 @@ class _ProcessHooks:
     def remove(self) -> None:
         if sys.excepthook == self._excepthook:
             sys.excepthook = self._old_excepthook
+        if sys.exit == self._exit:
+            sys.exit = self._old_exit
         atexit.unregister(self._at_exit)
         if (
             self._old_sigterm is not None
@@ -644,7 +707,14 @@ class _ProcessHooks:
         self.run._fail(kind, error, tb)
         self._old_excepthook(kind, error, tb)
 
+    def _exit(self, status: object = None) -> NoReturn:
+        self.run._note_exit(status)
+        self._old_exit(status)  # type: ignore[arg-type]
+        raise AssertionError("sys.exit returned")  # pragma: no cover
+
     def _at_exit(self) -> None:
+        if self.run._exit_code is None and self.run._status is None:
+            self.run._exit_code = 0
         self.run.finish()
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:

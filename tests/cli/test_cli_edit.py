@@ -237,3 +237,28 @@ def test_resume_refuses_a_run_that_is_still_running() -> None:
             runlab.start(resume="live")
     finally:
         run.finish()
+
+
+@pytest.mark.parametrize("tag", ["", "a,b", "two\nlines"])
+def test_tag_refuses_a_tag_that_cannot_be_listed(runlab_cli: Any, tag: str) -> None:
+    make_run("base")
+
+    done = runlab_cli("tag", "base", tag)
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"Error: Tag {tag!r} is not allowed: a tag is a non-empty word without "
+        "commas or line breaks.\n"
+    )
+
+
+def test_run_name_spanning_lines_is_refused_before_anything_is_written(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "--name", "a\nb", "--", "true")
+
+    assert done.returncode == 1
+    assert done.stderr.endswith(
+        "Error: Run name 'a\\nb' is not allowed: give a non-empty, single-line name.\n"
+    )
+    assert not any(p.name[0].isdigit() for p in store.glob("*"))

@@ -66,17 +66,16 @@ def test_run_unknown_override_key_stops_before_creating_a_run(
     assert snapshot(store) == []
 
 
-def test_run_override_without_config_file_names_the_source(
+def test_run_override_without_config_file_becomes_the_config(
     runlab_cli: Any, store: Path
 ) -> None:
-    done = runlab_cli("run", "lr=0.1", "--", "true")
+    done = runlab_cli("run", "lr=0.1", "model.layers=[64,64]", "--", "true")
 
-    assert done.returncode == 1
-    assert done.stderr == (
-        "Error: Config key 'lr' does not exist in the config (no -c file given). "
-        "Use +lr=... to add it.\n"
+    assert done.returncode == 0, done.stderr
+    (folder,) = [p for p in store.iterdir() if p.name[0].isdigit()]
+    assert (folder / "config.yaml").read_text() == (
+        "lr: 0.1\nmodel:\n  layers:\n    - 64\n    - 64\n"
     )
-    assert not store.exists()
 
 
 def test_run_malformed_yaml_is_one_error_line_and_no_run(

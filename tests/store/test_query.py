@@ -751,3 +751,20 @@ def test_filter_selects_from_ten_thousand_records() -> None:
     expected = [i for i in range(5000) if i % 100 > 90 and i % 3 != 0]
     assert [record["id"] for record in selected] == [f"run-{i}" for i in expected]
     assert len(selected) == 300
+
+
+def test_metric_prefix_reads_the_metric_where_a_config_key_shadows_it() -> None:
+    record = {
+        "config": {"grad": {"max": 5}},
+        "config_flat": {"grad.max": 5},
+        "metrics": {"grad": {"last": 1.0, "min": 0.5, "max": 9.0}},
+    }
+
+    assert resolve_field(record, "grad.max") == 5
+    assert resolve_field(record, "metric.grad.max") == 9.0
+    assert parse_filter("metric.grad.max > 8").matches(record)
+
+
+def test_exit_code_is_a_field() -> None:
+    assert parse_filter("exit_code = 2").matches({"exit_code": 2})
+    assert not parse_filter("exit_code = 2").matches({"exit_code": 0})

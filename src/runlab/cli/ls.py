@@ -47,6 +47,9 @@ def ls_command(
 
     target = open_store(store)
     records = target.records(where, sort=sort or ["started"])
+    if as_json and as_csv:
+        raise click.UsageError("Choose one of --json and --csv.")
+    total = len(records)
     if limit is not None:
         records = records[:limit]
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
@@ -56,7 +59,8 @@ def ls_command(
         echo_csv(records, chosen or default_columns(records))
     else:
         echo_table(records, chosen or default_columns(records))
-        click.echo(f"{len(records)} run(s) in {target.path}", err=True)
+        shown = f"{len(records)} of {total}" if len(records) < total else f"{total}"
+        click.echo(f"{shown} run(s) in {target.path}", err=True)
         _warn_unreadable(records)
 
 

@@ -87,7 +87,13 @@ def _configure_logging(verbose: int, quiet: bool, log_file: str | None) -> None:
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file))
+        try:
+            handlers.append(logging.FileHandler(log_file))
+        except OSError as err:
+            raise click.BadParameter(
+                f"cannot write {log_file}: {err.strerror or err}",
+                param_hint="--log-file",
+            ) from err
     logging.basicConfig(
         level=level, handlers=handlers, format="%(levelname)s: %(message)s"
     )

@@ -183,7 +183,7 @@ def _styled(column: str, value: Any) -> str:
 def echo_csv(records: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
     """Print ``columns`` of ``records`` as CSV (times as ISO 8601)."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for record in records:
         writer.writerow([_csv_value(record, column) for column in columns])

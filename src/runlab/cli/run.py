@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -54,7 +55,9 @@ def run_command(
     """Run COMMAND as a tracked run: config, git, environment, output, exit code.
 
     OVERRIDES are dotted assignments applied to the config (optim.lr=0.01);
-    +key=value adds a key the config lacks.
+    +key=value adds a key the config lacks, ~key drops one. Without -c, the
+    overrides are laid over the config the script passes to runlab.start(),
+    and a key that config lacks is reported when the script starts.
 
     \b
     Example:
@@ -70,12 +73,20 @@ def run_command(
         raise click.UsageError("Give the command to run after '--'.")
     config = resolve_config(config_path, overrides)
     target = open_store(store)
-    click.echo(f"runlab: run in {target.path}", err=True)
+    quiet = bool(ctx.find_root().params.get("quiet"))
+    if not quiet:
+        click.echo(f"runlab: run in {target.path}", err=True)
+    how = {
+        "config_file": str(Path(config_path).resolve()) if config_path else None,
+        "overrides": list(overrides),
+        "invocation": ["runlab", *sys.argv[1:]],
+    }
     run_id, code = launch(
         target, command, config=config, name=name, tags=tags, notes=notes,
-        system_metrics=not no_system_metrics and _env_allows_sampling(),
+        system_metrics=not no_system_metrics and _env_allows_sampling(), extra=how,
     )  # fmt: skip
-    click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
+    if not quiet:
+        click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
     sys.exit(code)
 
 
@@ -89,9 +100,12 @@ def resolve_config(path: str | None, overrides: tuple[str, ...]) -> dict[str, An
     from runlab.config import apply_overrides, load_config
 
     check_override_shape(overrides)
-    base = load_config(path) if path else {}
-    source = path or "the config (no -c file given)"
-    return apply_overrides(base, list(overrides), source=source)
+    if not path:
+        # No file to check keys against: every override adds its key, and the
+        # script's own config (under runlab.start) is checked at attach time.
+        added = [o if o[0] in "+~" else f"+{o}" for o in overrides]
+        return apply_overrides({}, [o for o in added if o[0] == "+"], source="")
+    return apply_overrides(load_config(path), list(overrides), source=path)
 
 
 def check_override_shape(overrides: tuple[str, ...]) -> None:

@@ -10,8 +10,10 @@ Contract:
   short transactions at once and readers never block writers.
 - Schema changes are named migrations, recorded in the ``migrations`` table.
 
-Limit: SQLite's locking needs a local file system; on a network file system
-keep the index local (``RUNLAB_INDEX``) or use the PostgreSQL index.
+Limit: SQLite's locking needs a local file system. On a network file system
+several hosts writing one index at once may corrupt it; it is then set aside
+and rebuilt from the folders on the next open. (A PostgreSQL index for shared
+stores is planned, not built.)
 """
 
 from __future__ import annotations
@@ -82,7 +84,9 @@ class RunIndex:
         try:
             return self._open_once()
         except sqlite3.OperationalError as err:
-            raise StoreError(f"Cannot open the index {self.path}: {err}.") from err
+            raise StoreError(
+                f"Cannot open the index {self.path}: {_open_failure(err, self.path)}."
+            ) from err
         except sqlite3.DatabaseError as err:
             # Not a database any more (a bad copy, a disk fault): the index is
             # only a cache of the folders, so set it aside and start afresh.
@@ -173,6 +177,15 @@ class RunIndex:
         with self.connect() as conn:
             conn.execute("DELETE FROM runs")
             conn.executemany(f"INSERT INTO runs {_COLUMNS}", rows)
+
+
+def _open_failure(err: sqlite3.Error, path: Path) -> str:
+    # SQLite says "unable to open database file" for a read-only store too.
+    try:
+        read_only = bool(os.statvfs(path.parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    return "the store is on a read-only file system" if read_only else str(err)
 
 
 def _revive(text: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "NOTES_FILE",
     "RUN_FILE",
     "TRASH_DIR",
+    "check_name",
+    "check_tags",
     "is_run_id",
     "make_run_dir",
     "new_run_id",
@@ -45,6 +48,7 @@ MEDIA_DIR = "media"
 INDEX_DIR = ".runlab"
 TRASH_DIR = ".trash"
 
+_BAD_TAG = re.compile(r"[,\x00-\x1f\x7f]")
 _RUN_ID = re.compile(r"^\d{6}-\d{6}-[0-9a-f]{4}$")
 
 
@@ -88,6 +92,33 @@ def create_store_dir(store: Path) -> None:
     ignore = store / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# A runlab store: run folders are data, not source.\n*\n")
+
+
+def check_tags(tags: Iterable[str]) -> list[str]:
+    """Return ``tags`` without repeats, or raise for one that cannot be a tag.
+
+    Raises:
+        ValueError: a tag is empty, or holds a comma or a control character
+            (tables and CSV join tags with commas).
+    """
+    for tag in tags:
+        if not isinstance(tag, str) or not tag.strip() or _BAD_TAG.search(tag):
+            raise ValueError(
+                f"Tag {tag!r} is not allowed: a tag is a non-empty word without "
+                "commas or line breaks."
+            )
+    return list(dict.fromkeys(tags))
+
+
+def check_name(name: str | None) -> str | None:
+    """Return a run name, or raise for one that is empty or spans lines."""
+    if name is not None and (
+        not name.strip() or _BAD_TAG.search(name.replace(",", ""))
+    ):
+        raise ValueError(
+            f"Run name {name!r} is not allowed: give a non-empty, single-line name."
+        )
+    return name
 
 
 def find_git_root(start: Path) -> Path | None:

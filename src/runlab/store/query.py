@@ -69,7 +69,7 @@ Test = Callable[[Any], bool]
 RESERVED_FIELDS = frozenset(
     {
         "id", "name", "status", "started", "ended", "duration",
-        "tags", "sweep", "branch", "commit", "host",
+        "tags", "sweep", "branch", "commit", "host", "exit_code",
     }
 )  # fmt: skip
 METRIC_SUMMARIES = frozenset(["last", "min", "max", "count", "last_step"])
@@ -186,11 +186,12 @@ def resolve_field(record: Record, key: str) -> Any:
 
     Lookup order: the reserved fields (``id``, ``name``, ``status``,
     ``started``, ``ended``, ``duration``, ``tags``, ``sweep``, ``branch``,
-    ``commit``, ``host``); then the config, either as ``config.<path>`` or as a
-    bare path (a path naming a section returns the nested dict or list); then a
-    metric summary ``<metric>.<summary>`` with summary one of ``last``, ``min``,
-    ``max``, ``count``, ``last_step`` (the metric name may hold dots). A config
-    key wins over a metric of the same spelling.
+    ``commit``, ``host``, ``exit_code``); then the config, either as
+    ``config.<path>`` or as a bare path (a path naming a section returns the
+    nested dict or list); then a metric summary ``<metric>.<summary>`` with
+    summary one of ``last``, ``min``, ``max``, ``count``, ``last_step`` (the
+    metric name may hold dots). A config key wins over a metric of the same
+    spelling; ``metric.<metric>.<summary>`` always reads the metric.
     """
     return _getter(key)(record)
 
@@ -225,6 +226,10 @@ def _getter(key: str) -> Callable[[Record], Any]:
         return _duration
     if key in RESERVED_FIELDS:
         return lambda record: record.get(key)
+    if key.startswith("metric."):
+        # Explicit: a metric summary even where a config key has that spelling.
+        name, _, wanted = key[len("metric.") :].rpartition(".")
+        return lambda record: _metric_summary(record, name, wanted)
 
     paths = [key]
     if key.startswith("config."):

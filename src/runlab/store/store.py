@@ -18,11 +18,15 @@ Contract:
   folder): listings and the index leave it out until it is whole. Later it
   lists as ``unreadable``.
 - ``rm`` moves a run to ``<store>/.trash/``; ``purge`` deletes its bytes.
+- A store on a read-only file system is read as usual (from its folders when
+  the index cannot be opened); each change to it raises a :class:`StoreError`
+  that says the store is read-only.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -113,7 +117,12 @@ class Store:
         with contextlib.suppress(StoreError):
             # A read-only store can still answer from the index it has.
             self._sync_index()
-        matches = self.index.find(ref)
+        try:
+            matches = self.index.find(ref)
+        except StoreError:
+            # No index to open (a read-only store whose index was never
+            # opened there): the folders answer, as they do for listings.
+            matches = self._find_in_folders(ref)
         exact = [m for m in matches if m == ref]
         if exact or len(matches) == 1:
             return (exact or matches)[0]
@@ -156,8 +165,16 @@ class Store:
     def set_tags(
         self, ref: str, add: Sequence[str] = (), remove: Sequence[str] = ()
     ) -> list[str]:
-        """Add and remove tags of a run; return its tags afterwards."""
+        """Add and remove tags of a run; return its tags afterwards.
+
+        Raises:
+            StoreError: a tag to add is empty or holds a comma or line break.
+        """
         run_id = self.resolve(ref)
+        try:
+            add = layout.check_tags(add)
+        except ValueError as err:
+            raise StoreError(str(err)) from None
 
         def change(meta: dict[str, Any]) -> None:
             tags = [t for t in meta.get("tags") or [] if t not in remove]
@@ -173,8 +190,11 @@ class Store:
 
         run_id = self.resolve(ref)
         path = self.run_dir(run_id) / layout.NOTES_FILE
-        with locked(path.parent), open(path, "a", encoding="utf-8") as notes:
-            notes.write(format_note(text, when))
+        try:
+            with locked(path.parent), open(path, "a", encoding="utf-8") as notes:
+                notes.write(format_note(text, when))
+        except OSError as err:
+            raise self._write_error(f"Cannot add a note to run {run_id}", err) from err
         return path
 
     def trash_run(self, ref: str, *, force: bool = False) -> Path:
@@ -195,9 +215,12 @@ class Store:
                 raise FileExistsError(f"{target} already exists")
             os.replace(self.run_dir(run_id), target)
         except OSError as err:
+            what = f"Cannot move run {run_id} to the trash"
+            if err.errno == errno.EROFS:
+                raise self._write_error(what, err) from err
             raise StoreError(
-                f"Cannot move run {run_id} to the trash: {err}. Delete the old "
-                "copy there first, or check the store's permissions."
+                f"{what}: {err}. Delete the old copy there first, or check the "
+                "store's permissions."
             ) from err
         self.index.remove([run_id])
         return target
@@ -220,7 +243,10 @@ class Store:
         for folder in folders:
             if folder.is_dir():
                 freed += _folder_bytes(folder)
-                shutil.rmtree(folder)
+                try:
+                    shutil.rmtree(folder)
+                except OSError as err:
+                    raise self._write_error(f"Cannot delete run {run_id}", err) from err
         self.index.remove([run_id])
         return freed
 
@@ -241,8 +267,29 @@ class Store:
     ) -> dict[str, Any]:
         try:
             return update_json(self.run_dir(run_id) / layout.RUN_FILE, change)
-        except (OSError, ValueError) as err:
+        except OSError as err:
+            raise self._write_error(f"Cannot update run {run_id}", err) from err
+        except ValueError as err:
             raise StoreError(f"Cannot update run {run_id}: {err}.") from err
+
+    def _write_error(self, what: str, err: OSError) -> StoreError:
+        """Say why a change to the store failed; a read-only store in so many words."""
+        if err.errno == errno.EROFS:
+            return StoreError(
+                f"{what}: the store {self.path} is on a read-only file system. "
+                "Remount it writable, or copy the store, to change its runs."
+            )
+        return StoreError(f"{what}: {err}.")
+
+    def _find_in_folders(self, ref: str) -> list[str]:
+        found = []
+        for run_id in self._settled_stamps():
+            if (
+                run_id.startswith(ref)
+                or build_record(self.run_dir(run_id))["name"] == ref
+            ):
+                found.append(run_id)
+        return found
 
     def _run_stamp(self, run_id: str) -> str:
         # An atomic rewrite makes a new inode, so this changes with every write.
