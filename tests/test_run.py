@@ -530,3 +530,12 @@ def test_a_script_on_its_own_records_how_it_exited(
     assert (run.status, run.meta["exit_code"], run.meta.get("error")) == (
         status, code, error,
     )  # fmt: skip
+
+
+def test_update_config_adds_derived_values_and_saves_them() -> None:
+    with runlab.start(config={"optim": {"lr": 0.1}, "epochs": 3}) as run:
+        run.update_config({"optim": {"steps": 300}, "epochs": 4})
+        assert run.config.optim.steps == 300
+
+    saved = runlab.load_run(run.id).config.to_dict()
+    assert saved == {"optim": {"lr": 0.1, "steps": 300}, "epochs": 4}

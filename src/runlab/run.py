@@ -247,6 +247,21 @@ class Run:
 
         return ConfigView(self._config)
 
+    def update_config(self, values: Mapping[str, Any]) -> None:
+        """Add or change config keys (derived values, say) and save the config.
+
+        ``values`` is nested (``{"optim": {"lr": 0.1}}``) and wins over what the
+        config holds; keys it does not name are kept.
+        """
+        from runlab.config import merge_config, to_config_dict
+
+        given = to_config_dict(values)
+        if self.path is None:
+            self._config = merge_config(given, self._config)
+        else:
+            self._check_open("config changes")
+            self._config = _merge_into_run_config(self.path, given, given_wins=True)
+
     def parse_args(
         self, parser: argparse.ArgumentParser, args: Sequence[str] | None = None
     ) -> argparse.Namespace:
