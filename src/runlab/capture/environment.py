@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from runlab import _json
+from runlab.store.files import write_text_atomic
 
 __all__ = ["capture_environment", "read_environment"]
 
@@ -83,7 +84,8 @@ def capture_environment(env_dir: str | os.PathLike[str]) -> dict[str, Any]:
     folder = Path(env_dir)
     folder.mkdir(parents=True, exist_ok=True)
     text = _json.dumps(info, indent=2) + "\n"
-    (folder / ENVIRONMENT_FILE).write_text(text, encoding="utf-8")
+    # Atomically: a run killed meanwhile has no environment.json, not half of one.
+    write_text_atomic(folder / ENVIRONMENT_FILE, text)
     (folder / REQUIREMENTS_FILE).write_text(
         format_requirements(packages), encoding="utf-8"
     )

@@ -2,7 +2,8 @@
 
 :func:`capture_git` writes three files into the run's ``code/`` folder:
 
-- ``git.json``: the facts it returns (see :func:`capture_git` for the keys);
+- ``git.json``: the facts it returns (see :func:`capture_git` for the keys),
+  replaced atomically, so a reader never finds half of it;
 - ``diff.patch``: uncommitted changes of tracked files against ``HEAD``, as
   ``git diff HEAD`` prints them. Binary files appear as "Binary files ... differ"
   lines and are never inlined. The patch is cut on a line boundary at
@@ -33,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from runlab import _json
+from runlab.store.files import write_text_atomic
 
 __all__ = ["capture_git", "read_git"]
 
@@ -100,7 +102,8 @@ def capture_git(
 
     (code / PATCH_FILE).write_bytes(patch)
     (code / UNTRACKED_FILE).write_bytes(untracked)
-    (code / GIT_FILE).write_text(_json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    # Written last and atomically: a run killed meanwhile has no git.json, not half.
+    write_text_atomic(code / GIT_FILE, _json.dumps(info, indent=2) + "\n")
     return info
 
 

@@ -6,7 +6,9 @@ Contract:
   become best); ``checkpoint_e_<epoch>.pt`` is kept every ``every`` epochs, and
   with ``top_k`` only the k best-scoring of those stay.
 - Each file is written aside and renamed, so a crash leaves the previous file.
-- ``checkpoints.json`` lists what is kept: file, epoch, score, time.
+- ``checkpoints.json`` lists what is kept: file, epoch, score, time. A file
+  dropped by ``top_k`` is deleted only after the index stops naming it, so a
+  crash never leaves the index naming a missing file.
 
 Objects from PyTorch are saved with ``torch.save``; any other object with
 pickle; a path to an existing file is copied as it is.
@@ -87,6 +89,7 @@ class CheckpointKeeper:
         self.folder = folder
         self.policy = policy
         self._index = read_checkpoints(folder)
+        self._dropped: list[str] = []
 
     def save(self, obj: Any, *, epoch: int, score: float | None = None) -> Path:
         """Save ``obj`` for ``epoch`` and apply the policy; return the last file."""
@@ -102,6 +105,7 @@ class CheckpointKeeper:
                 os.unlink(staged)
         self._index["last"] = {**entry, "file": LAST}
         write_json(self.folder / INDEX_FILE, self._index)
+        self._delete_dropped()
         return self.folder / LAST
 
     def best_path(self) -> Path | None:
@@ -153,11 +157,19 @@ class CheckpointKeeper:
             return math.inf if score is None or math.isnan(score) else sign * score
 
         ranked = sorted(epochs, key=rank)
-        for dropped in ranked[top_k:]:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.folder / dropped["file"])
+        self._dropped.extend(e["file"] for e in ranked[top_k:])
         kept = {e["file"] for e in ranked[:top_k]}
         return [e for e in epochs if e["file"] in kept]
+
+    def _delete_dropped(self) -> None:
+        # A save that failed before its index was written may have left a name
+        # here that a later save kept again.
+        listed = {e["file"] for e in self._index["epochs"]}
+        while self._dropped:
+            name = self._dropped.pop()
+            if name not in listed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.folder / name)
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
