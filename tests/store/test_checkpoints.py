@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from runlab._atomic import current_umask
 from runlab.store.checkpoints import (
     CheckpointKeeper,
     CheckpointPolicy,
@@ -227,3 +228,37 @@ def test_user_subclass_of_a_torch_module_is_saved_with_torch_save(
     assert zipfile.is_zipfile(tmp_path / "checkpoint_last.pt")
     loaded = torch.load(tmp_path / "checkpoint_last.pt", weights_only=False)
     assert type(loaded).__name__ == "Net"
+
+
+@pytest.mark.parametrize("missing", ["missing.bin", "weights/model.pt"])
+def test_a_path_to_no_file_is_an_error_not_a_pickled_string(
+    tmp_path: Path, missing: str
+) -> None:
+    keeper = CheckpointKeeper(tmp_path / "state_dict", CheckpointPolicy())
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        keeper.save(missing, epoch=0)
+    with pytest.raises(FileNotFoundError):
+        keeper.save(tmp_path / "nothing", epoch=0)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        keeper.save(tmp_path, epoch=0)
+
+
+def test_best_last_and_epoch_files_share_one_copy_and_are_readable(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "state_dict"
+    keeper = CheckpointKeeper(folder, CheckpointPolicy(every=1))
+
+    keeper.save({"w": list(range(1000))}, epoch=0, score=0.5)
+
+    files = [
+        folder / n
+        for n in ("checkpoint_last.pt", "checkpoint_best.pt", "checkpoint_e_0.pt")
+    ]
+    assert len({f.stat().st_ino for f in files}) == 1
+    expected = 0o666 & ~current_umask()
+    assert all(f.stat().st_mode & 0o777 == expected for f in files)
+    keeper.save({"w": []}, epoch=1, score=0.1)
+    assert _load(folder / "checkpoint_best.pt") == {"w": list(range(1000))}
+    assert _load(folder / "checkpoint_last.pt") == {"w": []}

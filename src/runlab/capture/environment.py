@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from runlab import _json
-from runlab.store.files import write_text_atomic
+from runlab._atomic import write_text_atomic
 
 __all__ = ["capture_environment", "read_environment"]
 

@@ -34,7 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from runlab import _json
-from runlab.store.files import write_text_atomic
+from runlab._atomic import write_text_atomic
 
 __all__ = ["capture_git", "read_git"]
 

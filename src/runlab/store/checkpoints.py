@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runlab._atomic import current_umask
 from runlab._json import to_float
 from runlab.store.files import read_json, write_json
 
@@ -113,9 +114,12 @@ class CheckpointKeeper:
         return self.folder / BEST if self._index.get("best") else None
 
     def _stage(self, obj: Any) -> Path:
+        is_file = _is_file_reference(obj)
         fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=self.folder)
+        # mkstemp makes owner-only files; a checkpoint is as readable as any other.
+        os.fchmod(fd, 0o666 & ~current_umask())
         with os.fdopen(fd, "wb") as handle:
-            if isinstance(obj, (str, os.PathLike)) and Path(obj).is_file():
+            if is_file:
                 with open(obj, "rb") as source:
                     shutil.copyfileobj(source, handle)
             elif _is_torch_object(obj):
@@ -173,9 +177,53 @@ class CheckpointKeeper:
 
 
 def _copy_atomic(source: Path, target: Path) -> None:
+    # A hard link costs no space: best, last and an epoch file saved at the
+    # same step share one copy. It is safe because no checkpoint file is ever
+    # written in place; each new save is a new file renamed over the old name.
     tmp = target.with_name(f".{target.name}.tmp")
-    shutil.copyfile(source, tmp)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        shutil.copyfile(source, tmp)
     os.replace(tmp, target)
+
+
+_FILE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".pkl", ".h5", ".npz")
+
+
+def _is_file_reference(obj: Any) -> bool:
+    """Tell whether ``obj`` names a file to copy (raising if it names none).
+
+    A Path always does; a str does when it is an existing file, or when it
+    looks like a path (a folder separator, a checkpoint suffix) and so must
+    be one. Any other str is an object to pickle.
+    """
+    if not isinstance(obj, (str, os.PathLike)):
+        return False
+    path = Path(obj)
+    looks_like_path = (
+        not isinstance(obj, str) or os.sep in obj or obj.endswith(_FILE_SUFFIXES)
+    )
+    if path.is_file():
+        return True
+    if looks_like_path or path.is_dir():
+        _check_source_file(path)
+    return False
+
+
+def _check_source_file(path: Path) -> None:
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Checkpoint {path} is a folder; save it as one file (an archive, "
+            "or the state_dict object itself)."
+        )
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"Checkpoint file {path} does not exist; pass an existing file, or "
+            "the object to save."
+        )
 
 
 def _score(score: Any) -> float | None:
