@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import difflib
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from runlab._yaml import (
     dump_config,
@@ -70,8 +68,7 @@ def _copy_tree(value: Any) -> Any:
 # -- dotted keys and overrides -------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Override:
+class Override(NamedTuple):
     """One change to a config from the command line.
 
     Attributes:
@@ -565,6 +562,12 @@ def _container_of(config: Any) -> Any:
     to_container = getattr(config, "to_container", None)
     if callable(to_container):
         return to_container()
-    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+    # A dataclass instance means the caller imported dataclasses already.
+    dataclasses = sys.modules.get("dataclasses")
+    if (
+        dataclasses
+        and dataclasses.is_dataclass(config)
+        and not isinstance(config, type)
+    ):
         return dataclasses.asdict(config)
     return config

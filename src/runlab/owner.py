@@ -35,6 +35,7 @@ __all__ = ["FINAL_STATUSES", "RunOwner", "heartbeat_interval"]
 
 logger = logging.getLogger(__name__)
 
+CAPTURE_PAUSE_S = 0.1
 FINAL_STATUSES = ("finished", "failed", "killed", "crashed")
 
 
@@ -90,7 +91,8 @@ class RunOwner:
         write_json(
             path / layout.RUN_FILE, owner._first_meta(now, name, tags, command, extra)
         )
-        owner._index()
+        # The index learns of the run from the capture thread (and any listing
+        # finds an unindexed folder by itself): start() need not wait for SQLite.
         logger.info("Created run %s.", run_id)
         return owner
 
@@ -145,12 +147,19 @@ class RunOwner:
         }
 
     def start_capture(self, cwd: str | os.PathLike[str] | None = None) -> None:
-        """Record git and the environment in a background thread."""
+        """Index the run, then record git and the environment, on a thread.
+
+        The thread first lets the caller get on for a moment (its imports would
+        otherwise hold the interpreter while ``start()`` is returning); a
+        :meth:`finish` cuts that pause short.
+        """
         where = Path(cwd or os.getcwd())
         self._capture = daemon_thread(self._run_capture, "runlab-capture", (where,))
         self._capture.start()
 
     def _run_capture(self, cwd: Path) -> None:
+        self._stop.wait(CAPTURE_PAUSE_S)
+        self._index()
         from runlab.capture.environment import capture_environment
         from runlab.capture.git import capture_git
 

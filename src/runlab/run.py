@@ -18,9 +18,7 @@ Contract:
 
 from __future__ import annotations
 
-import argparse
 import atexit
-import difflib
 import logging
 import operator
 import os
@@ -29,7 +27,6 @@ import struct
 import sys
 import threading
 import time
-import traceback
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -43,6 +40,8 @@ from runlab.store.buffer import MetricBuffer
 from runlab.store.store import Store, format_note, open_store
 
 if TYPE_CHECKING:
+    import argparse
+
     from runlab.config import ConfigView
     from runlab.store.checkpoints import CheckpointKeeper
     from runlab.store.series import Series
@@ -513,6 +512,8 @@ class Run:
             self._error = "KeyboardInterrupt"
             return
         self._status = "failed"
+        import traceback
+
         self._error = "".join(traceback.format_exception_only(kind, error)).strip()
 
 
@@ -576,6 +577,8 @@ def _check_loose_overrides(path: Path, given: Mapping[str, Any]) -> None:
             or any(k.startswith(f"{key}.") for k in known)
         ):
             continue
+        import difflib
+
         close = difflib.get_close_matches(key, sorted(known), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else "."
         logger.warning(

@@ -146,21 +146,28 @@ class SystemSampler:
         self._warned = False
 
     def start(self) -> None:
-        """Start sampling on a daemon thread; does nothing if already started."""
+        """Start sampling on a daemon thread; does nothing if already started.
+
+        psutil is imported on that thread, so starting costs the caller
+        nothing; if it cannot be imported, sampling stops with one warning.
+        """
         if self._thread is not None:
             return
+        self._stopping = threading.Event()
+        self._thread = daemon_thread(self._loop, "runlab-system-sampler")
+        self._thread.start()
+
+    def _prime(self) -> bool:
+        global _cpu_primed
         try:
             import psutil
 
             psutil.cpu_percent(interval=None)  # sets the baseline of the first sample
         except Exception as exc:
             logger.warning("System use will not be sampled: %s.", exc)
-            return
-        global _cpu_primed
+            return False
         _cpu_primed = True
-        self._stopping = threading.Event()
-        self._thread = daemon_thread(self._loop, "runlab-system-sampler")
-        self._thread.start()
+        return True
 
     def stop(self) -> None:
         """Stop sampling; waits for a callback in progress, at most one interval."""
@@ -172,6 +179,8 @@ class SystemSampler:
 
     def _loop(self) -> None:
         stopping = self._stopping
+        if not self._prime():
+            return
         while not stopping.wait(self.interval):
             try:
                 sample = sample_system()

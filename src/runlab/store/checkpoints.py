@@ -19,12 +19,10 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import pickle
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +37,24 @@ BEST = "checkpoint_best.pt"
 LAST = "checkpoint_last.pt"
 
 
-@dataclass(frozen=True)
 class CheckpointPolicy:
     """What to keep. ``every`` 0 keeps no per-epoch files; ``top_k`` None keeps all."""
 
-    every: int = 0
-    top_k: int | None = None
-    mode: str = "max"
+    __slots__ = ("every", "mode", "top_k")
 
-    def __post_init__(self) -> None:
-        if self.mode not in ("max", "min"):
-            raise ValueError(
-                f"Checkpoint mode must be 'max' or 'min', not {self.mode!r}."
-            )
-        if self.every < 0 or (self.top_k is not None and self.top_k < 1):
+    def __init__(
+        self, every: int = 0, top_k: int | None = None, mode: str = "max"
+    ) -> None:
+        if mode not in ("max", "min"):
+            raise ValueError(f"Checkpoint mode must be 'max' or 'min', not {mode!r}.")
+        if every < 0 or (top_k is not None and top_k < 1):
             raise ValueError("Checkpoint 'every' must be >= 0 and 'top_k' >= 1.")
+        self.every = every
+        self.top_k = top_k
+        self.mode = mode
+
+    def __repr__(self) -> str:
+        return f"CheckpointPolicy(every={self.every}, top_k={self.top_k}, mode={self.mode!r})"
 
     def is_better(self, score: float, best: float | None) -> bool:
         if math.isnan(score):
@@ -127,6 +128,8 @@ class CheckpointKeeper:
 
                 torch.save(obj, handle)
             else:
+                import pickle
+
                 pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
             handle.flush()
             os.fsync(handle.fileno())

@@ -18,8 +18,8 @@ Contract:
   stray-temp     a ``.*.tmp`` file over an hour old           delete it
   ============== ============================================ =====================
 
-- A run whose process is alive is checked only for a missing row and stray
-  temporary files: its row, series and manifests change under the doctor, and
+- A run whose process is alive is checked only for stray temporary files: its
+  row, series and manifests change under the doctor, its owner indexes it, and
   its own writer cuts a torn tail before it appends.
 - :func:`fix_findings` repairs in a safe order (run.json, then files, then the
   index), looks again before each repair, and returns the findings it repaired
@@ -133,13 +133,15 @@ def _check_run(store: Store, run_id: str, row: dict[str, Any] | None) -> list[Fi
     run_dir = store.run_dir(run_id)
     record = build_record(run_dir)
     findings = _check_readable(run_dir, record)
-    if row is None:
+    is_live = record["status"] == "running" and live_status(record) == "running"
+    # A live run's owner indexes it a moment after start, and on every beat.
+    if row is None and not is_live:
         findings.append(
             Finding("missing-row", run_id, run_id, "run folder not in the index", True)
         )
     if record["status"] != "running":
         return findings + _check_files(run_dir, record, row)
-    if live_status(record) == "running":
+    if is_live:
         return findings
 
     beat = record.get("heartbeat") or record.get("started")

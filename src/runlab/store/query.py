@@ -54,9 +54,8 @@ import operator
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from runlab.errors import FilterSyntaxError
 
@@ -69,7 +68,7 @@ Test = Callable[[Any], bool]
 RESERVED_FIELDS = frozenset(
     {
         "id", "name", "status", "started", "ended", "duration",
-        "tags", "sweep", "branch", "commit", "host", "exit_code",
+        "tags", "experiment", "sweep", "branch", "commit", "host", "exit_code",
     }
 )  # fmt: skip
 METRIC_SUMMARIES = frozenset(["last", "min", "max", "count", "last_step"])
@@ -102,8 +101,7 @@ _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 # --- Syntax tree -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Value:
+class _Value(NamedTuple):
     """A literal as written: its kind, its Python value and its raw text."""
 
     kind: str  # number | string | bool | null | date
@@ -112,31 +110,26 @@ class _Value:
     position: int
 
 
-@dataclass(frozen=True)
-class _Compare:
+class _Compare(NamedTuple):
     field: str
     op: str
     value: _Value
 
 
-@dataclass(frozen=True)
-class _IsNull:
+class _IsNull(NamedTuple):
     field: str
     negated: bool
 
 
-@dataclass(frozen=True)
-class _Tag:
+class _Tag(NamedTuple):
     pattern: str
 
 
-@dataclass(frozen=True)
-class _Not:
+class _Not(NamedTuple):
     operand: _Node
 
 
-@dataclass(frozen=True)
-class _Junction:
+class _Junction(NamedTuple):
     op: str  # and | or
     operands: tuple[_Node, ...]
 

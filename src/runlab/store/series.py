@@ -17,13 +17,11 @@ NumPy is imported when a series is first written or read, never at import.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -57,14 +55,25 @@ def _dtype() -> np.dtype[Any]:
     return np.dtype([("step", "<i8"), ("time", "<f8"), ("value", "<f8")])
 
 
-@dataclass(frozen=True)
 class Series:
     """One metric's points, as NumPy arrays: ``steps`` int64, the rest float64."""
 
-    name: str
-    steps: np.ndarray[Any, Any]
-    times: np.ndarray[Any, Any]
-    values: np.ndarray[Any, Any]
+    __slots__ = ("name", "steps", "times", "values")
+
+    def __init__(
+        self,
+        name: str,
+        steps: np.ndarray[Any, Any],
+        times: np.ndarray[Any, Any],
+        values: np.ndarray[Any, Any],
+    ) -> None:
+        self.name = name
+        self.steps = steps
+        self.times = times
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"<Series {self.name!r}: {len(self.steps)} points>"
 
     def __len__(self) -> int:
         return len(self.steps)
@@ -100,6 +109,8 @@ def series_file_name(name: str, taken: set[str], owner: str = "main") -> str:
     if plain and f"{slug}.bin" not in taken:
         return f"{slug}.bin"
     prefix = "" if owner == MAIN_OWNER else f"{owner}~"
+    import hashlib
+
     digest = hashlib.sha1(name.encode("utf-8")).hexdigest()
     for width in range(8, 41):
         candidate = f"{prefix}{slug}~{digest[:width]}.bin"
