@@ -51,6 +51,7 @@ __all__ = ["Run", "active_run", "log", "start"]
 logger = logging.getLogger(__name__)
 
 _I64 = 2**63
+_now = time.time
 _SYSTEM_PREFIX = "sys/"
 _active: Run | None = None
 
@@ -142,6 +143,8 @@ class Run:
         self._lock = threading.Lock()
         self._keeper: CheckpointKeeper | None = None
         self._buffer = MetricBuffer(path / layout.METRICS_DIR) if path else None
+        self._queue: Any = self._buffer._queue if self._buffer else None
+        self._soft_limit = self._buffer.soft_limit if self._buffer else 0
         self._hooks = _ProcessHooks(self) if path else None
         self._tee: Any = None
         self._sampler: Any = None
@@ -336,7 +339,10 @@ class Run:
             if self.path is None:
                 return
             raise RunFinished(f"Run {self.id} is finished and accepts no more points.")
-        step = self._step + 1 if step is None else _as_step(step)
+        if step is None:
+            step = self._step + 1
+        elif type(step) is not int or not -_I64 <= step < _I64:
+            step = _as_step(step)
         try:
             items = metrics.items()
         except AttributeError:
@@ -351,7 +357,11 @@ class Run:
             ) is not str:
                 self._log_slow(step, metrics)
                 return
-        self._buffer.put(step, time.time(), dict(metrics))  # type: ignore[union-attr]
+        # MetricBuffer.put, inlined: this is the hot path.
+        queue = self._queue
+        queue.append((step, _now(), dict(metrics)))
+        if len(queue) > self._soft_limit:
+            self._buffer.nudge()  # type: ignore[union-attr]
 
     def _log_slow(self, step: int, metrics: Mapping[str, Any]) -> None:
         clean, arrays, bad = _split(metrics)
