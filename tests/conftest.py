@@ -9,10 +9,14 @@
 - ``runlab_cli``: runs the real command line (``python -m runlab``) in a
   subprocess and returns the finished process with text output.
 - ``runlab_popen``: starts it without waiting, for tests that send signals.
+- ``runlab_json``: runs a ``--json`` command and parses its output as strict
+  JSON (a bare NaN or Infinity fails the test).
+- ``run_git``: runs git in a folder and returns what it printed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -114,3 +118,41 @@ def runlab_popen(tmp_path: Path) -> RunlabPopen:
         )
 
     return start
+
+
+@pytest.fixture
+def run_git() -> Callable[..., str]:
+    """Return ``run_git(folder, *args)``: git's stdout, stripped; fails on an error.
+
+    Pair it with ``runlab_env``, which keeps the developer's git config out.
+    """
+
+    def run(folder: Path, *args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(folder), *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
+
+    return run
+
+
+def _refuse_constant(token: str) -> float:
+    raise AssertionError(f"bare {token} in JSON output: strict parsers refuse it")
+
+
+@pytest.fixture
+def runlab_json(runlab_cli: RunlabCli) -> Callable[..., Any]:
+    """Return ``runlab_json(*args, **cli)``: ``runlab ARGS --json``, parsed strictly.
+
+    The command must exit 0; keyword arguments go to ``runlab_cli``.
+    """
+
+    def run(*args: str, **cli: Any) -> Any:
+        done = runlab_cli(*args, "--json", **cli)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout, parse_constant=_refuse_constant)
+
+    return run

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -65,6 +66,7 @@ def test_capture_git_clean_repo_records_commit_and_branch(
         "dirty": False,
         "patch_bytes": 0,
         "patch_truncated": False,
+        "patch_files": [],
         "untracked_count": 0,
     }
     assert (code / "diff.patch").read_bytes() == b""
@@ -240,6 +242,15 @@ def test_capture_git_repository_without_commits(
         "dirty": True,
         "patch_bytes": len((code / "diff.patch").read_bytes()),
         "patch_truncated": False,
+        "patch_files": [
+            {
+                "path": "staged.txt",
+                "status": "A",
+                "bytes": len((code / "diff.patch").read_bytes()),
+                "included": True,
+                "binary": False,
+            }
+        ],
         "untracked_count": 1,
     }
     assert (
@@ -285,6 +296,7 @@ def test_capture_git_outside_a_repository(
         "dirty": False,
         "patch_bytes": 0,
         "patch_truncated": False,
+        "patch_files": [],
         "untracked_count": 0,
     }
     assert sorted(p.name for p in code.iterdir()) == [
@@ -336,3 +348,60 @@ def test_capture_git_leaves_out_excluded_folders(repo: Path, tmp_path: Path) -> 
 
     assert (info["untracked_count"], info["dirty"]) == (1, True)
     assert (tmp_path / "code" / "untracked.txt").read_text() == "new.py\n"
+
+
+def test_capture_git_lists_every_changed_file_with_its_part_of_the_patch(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "sp ace.txt").write_text("x\n")
+    (repo / "ü.txt").write_text("y\n")
+    (repo / "old.txt").write_text("".join(f"{i}\n" for i in range(100)))
+    (repo / "blob.bin").write_bytes(b"\0\1")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "more")
+    (repo / "sp ace.txt").write_text("x\nz\n")
+    (repo / "ü.txt").write_text("y\nz\n")
+    git(repo, "mv", "old.txt", "new.txt")
+    (repo / "a.txt").unlink()
+    (repo / "blob.bin").write_bytes(b"\0\2")
+
+    info, _ = capture(repo, tmp_path)
+    cut, cut_code = capture(repo, tmp_path / "cut", max_patch_bytes=150)
+
+    files = {f["path"]: f for f in info["patch_files"]}
+    assert {p: (f["status"], f["included"]) for p, f in files.items()} == {
+        "a.txt": ("D", True), "blob.bin": ("M", True), "new.txt": ("R", True),
+        "sp ace.txt": ("M", True), "ü.txt": ("M", True),
+    }  # fmt: skip
+    assert files["new.txt"]["old_path"] == "old.txt"
+    assert sum(f["bytes"] for f in files.values()) == info["patch_bytes"]
+    assert (files["blob.bin"]["binary"], files["blob.bin"]["size"]) == (True, 2)
+    assert files["blob.bin"]["sha256"] == hashlib.sha256(b"\0\2").hexdigest()
+    kept = [f["path"] for f in cut["patch_files"] if f["included"]]
+    assert kept == ["a.txt"]
+    assert (cut_code / "diff.patch").read_bytes().count(b"diff --git") == 1
+    left_out = {f["path"]: f for f in cut["patch_files"] if not f["included"]}
+    assert "a.txt" not in left_out
+    assert left_out["ü.txt"]["sha256"] == hashlib.sha256(b"y\nz\n").hexdigest()
+
+
+def test_capture_git_measures_parts_across_read_chunks(
+    repo: Path, tmp_path: Path
+) -> None:
+    for i in range(400):
+        (repo / f"f{i:03}.txt").write_text("".join(f"old {j:02}\n" for j in range(40)))
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "many")
+    for i in range(400):
+        (repo / f"f{i:03}.txt").write_text("".join(f"new {j:02}\n" for j in range(40)))
+
+    info, _ = capture(repo, tmp_path, max_patch_bytes=100_000)
+
+    files = info["patch_files"]
+    assert len(files) == 400
+    assert sum(f["bytes"] for f in files) == info["patch_bytes"] > 200_000
+    one = capture(repo, tmp_path / "one")[0]["patch_files"][7]["bytes"]
+    assert {f["bytes"] for f in files} == {one}
+    included = [f["included"] for f in files]
+    assert included == sorted(included, reverse=True)
+    assert sum(included) == 100_000 // one

@@ -9,6 +9,12 @@
   lines and are never inlined. The patch is cut on a line boundary at
   ``max_patch_bytes``; ``patch_truncated`` says so and ``patch_bytes`` keeps the
   full size. A truncated patch no longer applies; it is kept for reading.
+  ``patch_files`` lists every changed file (at most 10,000) with its ``status``
+  (``M``, ``A``, ``D``, ``R``, ...), the ``bytes`` of its part of the full patch,
+  whether that part is ``included`` whole in ``diff.patch``, and ``binary``. A
+  file that is binary or left out also gets the ``size`` and ``sha256`` of its
+  working-tree copy (None when deleted), so what the patch lacks can still be
+  identified.
 - ``untracked.txt``: untracked, non-ignored paths relative to the repository root,
   one a line, at most 10,000 of them. Their contents are never read.
 
@@ -22,13 +28,15 @@ has no commits"; its patch then holds every tracked (staged) file.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -77,8 +85,8 @@ def capture_git(
     Returns:
         A dict with the keys ``available``, ``reason``, ``repo``, ``root``,
         ``commit``, ``branch``, ``detached``, ``has_commits``, ``remote``,
-        ``dirty``, ``patch_bytes``, ``patch_truncated`` and ``untracked_count``,
-        all always present.
+        ``dirty``, ``patch_bytes``, ``patch_truncated``, ``patch_files`` and
+        ``untracked_count``, all always present.
 
     Raises:
         OSError: ``code_dir`` cannot be created or written.
@@ -143,6 +151,7 @@ def _empty_info() -> dict[str, Any]:
         "dirty": False,
         "patch_bytes": 0,
         "patch_truncated": False,
+        "patch_files": [],
         "untracked_count": 0,
     }
 
@@ -174,9 +183,12 @@ def _inspect(
     _read_head(root, info, timeout)
     info["remote"] = _read_remote(root, timeout)
     base = info["commit"] or _empty_tree(root, timeout)
+    sections = _PatchSections()
     patch, info["patch_bytes"], info["patch_truncated"] = _read_patch(
-        root, base, max_patch_bytes, timeout, problems
+        root, base, max_patch_bytes, timeout, problems, sections
     )
+    changed = _list_changed(root, base, timeout, problems)
+    info["patch_files"] = _describe_files(root, changed, sections, len(patch))
     untracked, info["untracked_count"] = _read_untracked(
         root, timeout, problems, _exclusions(root, exclude)
     )
@@ -249,7 +261,12 @@ def _empty_tree(root: Path, timeout: float) -> str:
 
 
 def _read_patch(
-    root: Path, base: str, max_bytes: int, timeout: float, problems: list[str]
+    root: Path,
+    base: str,
+    max_bytes: int,
+    timeout: float,
+    problems: list[str],
+    sections: _PatchSections,
 ) -> tuple[bytes, int, bool]:
     """Return the patch of tracked files against ``base``, its full size, and if cut.
 
@@ -262,13 +279,157 @@ def _read_patch(
         "diff", base, "--no-color", "--no-ext-diff", "--no-textconv",
         "--src-prefix=a/", "--dst-prefix=b/", "--",
     ]  # fmt: skip
-    head, total, error = _stream(root, args, max_bytes + 1, timeout)
+    head, total, error = _stream(root, args, max_bytes + 1, timeout, sections.feed)
+    sections.close(total)
     if error:
         problems.append(error)
     if total <= max_bytes and not error:
         return head, total, False
     cut = head.rfind(b"\n", 0, max_bytes) + 1
     return head[:cut], total, True
+
+
+class _PatchSections:
+    """Finds, in a patch streamed past it, where each file's part starts and ends.
+
+    A part starts at a ``diff --git`` line; a ``Binary files`` line marks it
+    binary. Neither can start a line of a file's content, which a patch always
+    prefixes with a space, ``+`` or ``-``. Only those lines are searched for, so
+    a patch of hundreds of megabytes is scanned at the speed of ``re``.
+    """
+
+    _MARKER = re.compile(rb"\n(diff --git |Binary files )([^\n]*)(?=\n)")
+    _LONGEST_LINE = 65536
+
+    def __init__(self) -> None:
+        # Each part: [header after "diff --git ", start, end, binary].
+        self.parts: list[list[Any]] = []
+        self._carry = b"\n"  # as if a line ended just before the patch
+        self._seen = 0
+
+    def feed(self, chunk: bytes) -> None:
+        data = self._carry + chunk
+        base = self._seen - len(self._carry)
+        for match in self._MARKER.finditer(data):
+            if match.group(1) == b"diff --git ":
+                self.parts.append([match.group(2), base + match.start() + 1, 0, False])
+            elif self.parts:
+                self.parts[-1][3] = True
+        self._seen += len(chunk)
+        # Keep the last, unfinished line for the next chunk; a line longer than
+        # any header is content and need not be kept (that would cost quadratic time).
+        tail = data.rfind(b"\n")
+        short = tail >= 0 and len(data) - tail <= self._LONGEST_LINE
+        self._carry = data[tail:] if short else b"x"
+
+    def close(self, total: int) -> None:
+        """Set each part's end, the stream having ``total`` bytes."""
+        for part, after in zip(self.parts, [*self.parts[1:], None], strict=False):
+            part[2] = after[1] if after else total
+
+
+_C_ESCAPES = {7: b"\\a", 8: b"\\b", 9: b"\\t", 10: b"\\n", 11: b"\\v",
+              12: b"\\f", 13: b"\\r", 34: b'\\"', 92: b"\\\\"}  # fmt: skip
+
+
+def _git_quoted(path: bytes, *, high: bool) -> bytes:
+    """Spell ``path`` as git's patch headers do; ``high``: escape non-ASCII too.
+
+    core.quotePath (on by default) decides whether git escapes bytes from 0x80.
+    """
+
+    def needs(byte: int) -> bool:
+        return byte < 0x20 or byte in (34, 92) or byte == 0x7F or (high and byte > 0x7F)
+
+    if not any(needs(byte) for byte in path):
+        return path
+    out = b"".join(
+        _C_ESCAPES.get(b) or (b"\\%03o" % b if needs(b) else bytes([b])) for b in path
+    )
+    return b'"' + out + b'"'
+
+
+def _list_changed(
+    root: Path, base: str, timeout: float, problems: list[str]
+) -> list[tuple[str, bytes, bytes]]:
+    """Return (status, old path, path) of each changed tracked file, as in the patch."""
+    args = ["diff", base, "--name-status", "-z", "--no-ext-diff", "--"]
+    listing, _, error = _stream(root, args, None, timeout)
+    if error:
+        problems.append(error)
+        return []
+    words = listing.split(b"\0")
+    changed = []
+    at = 0
+    while at + 1 < len(words) and words[at]:
+        status = words[at].decode("ascii", "replace")
+        renamed = status[:1] in ("R", "C")
+        old, path = words[at + 1], words[at + 2 if renamed else at + 1]
+        changed.append((status[:1], old, path))
+        at += 3 if renamed else 2
+    return changed
+
+
+def _describe_files(
+    root: Path,
+    changed: list[tuple[str, bytes, bytes]],
+    sections: _PatchSections,
+    kept: int,
+) -> list[dict[str, Any]]:
+    """One entry per changed file: its part of the patch, and whether it was kept."""
+    parts: dict[bytes, list[list[Any]]] = {}
+    for part in sections.parts:
+        parts.setdefault(part[0], []).append(part)
+    files = []
+    for status, old, path in changed[:MAX_UNTRACKED]:
+        # A type change (file to link) is two parts under one header.
+        mine = _parts_of(parts, old, path)
+        entry: dict[str, Any] = {
+            "path": path.decode("utf-8", "surrogateescape"),
+            "status": status,
+            "bytes": sum(p[2] - p[1] for p in mine) if mine else None,
+            "included": bool(mine) and all(p[2] <= kept for p in mine),
+            "binary": any(p[3] for p in mine),
+        }
+        if old != path:
+            entry["old_path"] = old.decode("utf-8", "surrogateescape")
+        if entry["binary"] or not entry["included"]:
+            entry.update(_fingerprint(root / os.fsdecode(path)))
+        files.append(entry)
+    return files
+
+
+def _parts_of(
+    parts: dict[bytes, list[list[Any]]], old: bytes, path: bytes
+) -> list[list[Any]]:
+    for high in (True, False):
+        header = (
+            _git_quoted(b"a/" + old, high=high)
+            + b" "
+            + _git_quoted(b"b/" + path, high=high)
+        )
+        if header in parts:
+            return parts[header]
+    return []
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    """Size and SHA-256 of a working-tree file; None for both when it is gone.
+
+    A symbolic link is measured as git stores it: the text of its target.
+    """
+    digest = hashlib.sha256()
+    try:
+        if path.is_symlink():
+            target = os.fsencode(os.readlink(path))
+            return {"size": len(target), "sha256": hashlib.sha256(target).hexdigest()}
+        with open(path, "rb") as file:
+            size = os.fstat(file.fileno()).st_size
+            while block := file.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return {"size": None, "sha256": None}
+    return {"size": size, "sha256": digest.hexdigest()}
 
 
 def _exclusions(root: Path, folders: Sequence[str | os.PathLike[str]]) -> list[str]:
@@ -304,11 +465,16 @@ def _read_untracked(
 
 
 def _stream(
-    root: Path, args: list[str], keep: int | None, timeout: float
+    root: Path,
+    args: list[str],
+    keep: int | None,
+    timeout: float,
+    watch: Callable[[bytes], None] | None = None,
 ) -> tuple[bytes, int, str | None]:
     """Run git, keep the first ``keep`` bytes of its output, and count them all.
 
-    Streaming keeps memory flat when a patch runs to hundreds of megabytes.
+    Streaming keeps memory flat when a patch runs to hundreds of megabytes;
+    ``watch`` sees every chunk, kept or not.
 
     Returns:
         The kept bytes, the total byte count, and why git failed (None if it
@@ -328,7 +494,7 @@ def _stream(
         timer = threading.Timer(timeout, proc.kill)
         timer.start()
         try:
-            head, total = _drain(proc, keep)
+            head, total = _drain(proc, keep, watch)
         finally:
             timer.cancel()
             returncode = proc.wait()
@@ -339,13 +505,19 @@ def _stream(
     return head, total, f"git {args[0]} failed or took over {timeout:g} s ({detail})"
 
 
-def _drain(proc: subprocess.Popen[bytes], keep: int | None) -> tuple[bytes, int]:
+def _drain(
+    proc: subprocess.Popen[bytes],
+    keep: int | None,
+    watch: Callable[[bytes], None] | None = None,
+) -> tuple[bytes, int]:
     assert proc.stdout is not None
     chunks: list[bytes] = []
     kept = total = 0
     with proc.stdout:
         while chunk := os.read(proc.stdout.fileno(), _CHUNK):
             total += len(chunk)
+            if watch is not None:
+                watch(chunk)
             if keep is None or kept < keep:
                 chunks.append(chunk)
                 kept += len(chunk)

@@ -12,7 +12,12 @@ import click
 from runlab.cli.options import store_option
 from runlab.errors import ConfigError
 
-__all__ = ["check_override_shape", "resolve_config", "run_command"]
+__all__ = [
+    "check_experiment",
+    "check_override_shape",
+    "resolve_config",
+    "run_command",
+]
 
 
 class _DashDashCommand(click.Command):
@@ -34,6 +39,11 @@ class _DashDashCommand(click.Command):
               help="YAML config file.")  # fmt: skip
 @click.option("--name", help="A name for the run (usable wherever a RUN is asked).")
 @click.option("--tag", "tags", multiple=True, help="A tag; repeat for more.")
+@click.option(
+    "--experiment",
+    callback=lambda ctx, param, value: check_experiment(value),
+    help="The experiment the run belongs to (filter: experiment = NAME).",
+)
 @click.option("--notes", help="A first paragraph for the run's README.md.")
 @click.option(
     "--no-system-metrics",
@@ -48,6 +58,7 @@ def run_command(
     config_path: str | None,
     name: str | None,
     tags: tuple[str, ...],
+    experiment: str | None,
     notes: str | None,
     no_system_metrics: bool,
     store: str | None,
@@ -61,7 +72,7 @@ def run_command(
 
     \b
     Example:
-      runlab run -c config.yaml optim.lr=0.01 --tag baseline -- python train.py
+      runlab run -c config.yaml optim.lr=0.01 --experiment lr -- python train.py
     """
     from runlab.launch import launch
     from runlab.store import open_store
@@ -80,6 +91,7 @@ def run_command(
         "config_file": str(Path(config_path).resolve()) if config_path else None,
         "overrides": list(overrides),
         "invocation": ["runlab", *sys.argv[1:]],
+        "experiment": experiment,
     }
     run_id, code = launch(
         target, command, config=config, name=name, tags=tags, notes=notes,
@@ -97,7 +109,7 @@ def _env_allows_sampling() -> bool:
 
 def resolve_config(path: str | None, overrides: tuple[str, ...]) -> dict[str, Any]:
     """Load the config file (if any) and apply the overrides; errors stop here."""
-    from runlab.config import apply_overrides, load_config
+    from runlab.config import apply_overrides, flatten_config, load_config
 
     check_override_shape(overrides)
     if not path:
@@ -105,7 +117,24 @@ def resolve_config(path: str | None, overrides: tuple[str, ...]) -> dict[str, An
         # script's own config (under runlab.start) is checked at attach time.
         added = [o if o[0] in "+~" else f"+{o}" for o in overrides]
         return apply_overrides({}, [o for o in added if o[0] == "+"], source="")
-    return apply_overrides(load_config(path), list(overrides), source=path)
+    config = apply_overrides(load_config(path), list(overrides), source=path)
+    try:
+        # A key that both holds a dot and is a nested path ("optim.lr" beside
+        # optim: {lr}) could not be filtered on: refuse it before the run exists.
+        flatten_config(config)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return config
+
+
+def check_experiment(name: str | None) -> str | None:
+    """Refuse an experiment name that could not be listed or filtered on."""
+    if name is not None and (not name.strip() or "\n" in name or "\r" in name):
+        raise click.BadParameter(
+            f"{name!r} is not allowed: give a non-empty, single-line name.",
+            param_hint="'--experiment'",
+        )
+    return name
 
 
 def check_override_shape(overrides: tuple[str, ...]) -> None:

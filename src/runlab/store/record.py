@@ -4,7 +4,7 @@ the index share, built from the files of its folder.
 A record is a plain dict::
 
     {"id", "name", "status", "started", "ended", "heartbeat", "host", "pid",
-     "tags", "sweep", "branch", "commit", "command", "exit_code",
+     "tags", "experiment", "sweep", "branch", "commit", "command", "exit_code",
      "config" (nested), "config_flat" (leaf path -> value),
      "metrics" (name -> {"last", "min", "max", "count", "last_step"}),
      "error" (only for an unreadable folder)}
@@ -63,7 +63,8 @@ def build_record(run_dir: Path) -> dict[str, Any]:
 def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "name", "status", "started", "ended", "heartbeat", "heartbeat_interval",
-        "host", "pid", "pid_start", "sweep", "command", "cwd", "exit_code", "reproduces", "error",
+        "host", "pid", "pid_start", "experiment", "sweep", "command", "cwd",
+        "exit_code", "reproduces", "error",
     )  # fmt: skip
     record = {key: meta.get(key) for key in keys}
     record["tags"] = list(meta.get("tags") or [])
@@ -101,7 +102,8 @@ def _unreadable(run_dir: Path, error: str) -> dict[str, Any]:
     return {
         "id": run_dir.name, "name": None, "status": "unreadable", "started": started,
         "ended": None, "heartbeat": None, "host": None, "pid": None, "tags": [],
-        "sweep": None, "branch": None, "commit": None, "command": None,
+        "experiment": None, "sweep": None, "branch": None, "commit": None,
+        "command": None,
         "exit_code": None, "config": {}, "config_flat": {}, "metrics": {},
         "error": error,
     }  # fmt: skip
