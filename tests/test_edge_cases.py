@@ -207,13 +207,6 @@ def test_b06_a_config_spelling_one_flat_key_twice_is_refused(
     assert not store.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=pytest.fail.Exception,
-    reason="Bug: runlab.start(config=...) accepts a config whose flat view is "
-    "ambiguous ('optim.lr' beside optim: {lr}); the run then lists with an empty "
-    "config and an error. run.py should refuse it at start, as `runlab run` does.",
-)
 def test_b06_runlab_start_refuses_a_config_spelling_one_flat_key_twice() -> None:
     from runlab.errors import ConfigError
 
@@ -438,13 +431,6 @@ def test_b12_every_json_writer_takes_numpy_and_torch_scalars(
     assert (best["score"], best["epoch"]) == (0.75, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="Bug: a float32 config value keeps its binary noise (config.yaml holds "
-    "lr: 0.0010000000474974513) while run.log() stores the same value as 0.001; "
-    "runlab.config's conversion of NumPy scalars should use the short decimal form.",
-)
 def test_b12_float32_config_values_keep_their_short_decimal_form() -> None:
     with runlab.start(config={"lr": np.float32(1e-3)}, name="f32"):
         pass

@@ -35,6 +35,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.resolver import VersionedResolver
 
+from runlab._numbers import is_narrow_float, shorten_floats
 from runlab.errors import ConfigError
 
 __all__ = [
@@ -442,7 +443,10 @@ def to_plain(value: Any, path: str, *, strict: bool) -> Any:
         return str(value)
     tolist = getattr(value, "tolist", None)
     if callable(tolist):  # NumPy and PyTorch scalars and arrays
-        return to_plain(tolist(), path, strict=strict)
+        plain = tolist()
+        if is_narrow_float(value):
+            plain = shorten_floats(plain)
+        return to_plain(plain, path, strict=strict)
     return _unknown(value, path, strict=strict)
 
 

@@ -23,7 +23,6 @@ import logging
 import operator
 import os
 import signal
-import struct
 import sys
 import threading
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from runlab._numbers import is_narrow_float, shortest_float32
 from runlab.errors import RunFinished, RunlabError
 from runlab.owner import RunOwner
 from runlab.store import layout
@@ -80,10 +80,11 @@ def start(
         >>> run = runlab.start(config="config.yaml")  # doctest: +SKIP
         >>> run.log({"train/loss": 0.3}, step=1)  # doctest: +SKIP
     """
-    from runlab.config import to_config_dict
+    from runlab.config import flatten_config, to_config_dict
 
     global _active
     given = to_config_dict(config)
+    flatten_config(given)  # an ambiguous config is refused before a run exists
     if _is_other_rank():
         return Run._disabled(given)
     attach = os.environ.get("RUNLAB_RUN_DIR")
@@ -671,26 +672,8 @@ def _as_number(value: Any) -> float | int | None:
     if isinstance(number, int):
         return number
     if isinstance(number, float):
-        return _shortest(number) if _is_narrow_float(value) else number
+        return shortest_float32(number) if is_narrow_float(value) else number
     return None
-
-
-def _is_narrow_float(value: Any) -> bool:
-    dtype = getattr(value, "dtype", None)
-    floating = (
-        getattr(dtype, "is_floating_point", None) or getattr(dtype, "kind", "") == "f"
-    )
-    return bool(floating) and getattr(dtype, "itemsize", 8) < 8
-
-
-def _shortest(number: float) -> float:
-    """Return the shortest decimal that a float32 holds: 1e-3, not 0.0010000000474."""
-    packed = struct.pack("<f", number)
-    for digits in range(6, 10):
-        candidate = float(f"{number:.{digits}g}")
-        if struct.pack("<f", candidate) == packed:
-            return candidate
-    return number
 
 
 def _sample_interval() -> float:
