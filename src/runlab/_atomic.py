@@ -15,11 +15,12 @@ from pathlib import Path
 __all__ = ["current_umask", "write_text_atomic"]
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, *, durable: bool = True) -> None:
     """Replace ``path`` with ``text`` in one step (temp file, fsync, rename).
 
     The new file keeps the old one's permissions, or gets the usual ones
     (0o666 less the umask), not the owner-only mode of a temporary file.
+    ``durable=False`` skips the fsync, for caches that can be rebuilt.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -27,7 +28,8 @@ def write_text_atomic(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -163,3 +163,27 @@ def test_revive_metrics_turns_markers_into_floats() -> None:
     assert (revived["x"]["min"], revived["x"]["max"]) == (-math.inf, math.inf)
     assert revive_metrics(None) == {}
     assert revive_metrics({"x": 3}) == {"x": 3}
+
+
+def test_config_is_read_through_a_cache_that_a_rewrite_makes_stale(
+    tmp_path: Path,
+) -> None:
+    from runlab.config import dump_config
+    from runlab.store.record import CONFIG_CACHE
+
+    run_dir = tmp_path / "261203-120000-abcd"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(
+        '{"id": "261203-120000-abcd", "status": "finished"}'
+    )
+    dump_config({"lr": 0.1, "nan": float("nan")}, run_dir / "config.yaml")
+    assert math.isnan(build_record(run_dir)["config"]["nan"])
+    assert not (run_dir / CONFIG_CACHE).exists()  # NaN would not survive JSON
+
+    dump_config({"lr": 0.1}, run_dir / "config.yaml")
+    assert build_record(run_dir)["config"] == {"lr": 0.1}
+    assert (run_dir / CONFIG_CACHE).exists()
+    assert build_record(run_dir)["config"] == {"lr": 0.1}
+
+    dump_config({"lr": 0.2}, run_dir / "config.yaml")
+    assert build_record(run_dir)["config"] == {"lr": 0.2}

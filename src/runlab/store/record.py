@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from runlab import _json
+from runlab._atomic import write_text_atomic
 from runlab._json import to_float
 from runlab.errors import RunlabError
 from runlab.store import layout
@@ -72,11 +74,11 @@ def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add_config(record: dict[str, Any], run_dir: Path) -> None:
-    from runlab.config import flatten_config, load_config
+    from runlab.config import flatten_config
 
     path = run_dir / layout.CONFIG_FILE
     try:
-        config = load_config(path) if path.exists() else {}
+        config = _read_config(path)
         flat = flatten_config(config)
     except RunlabError as err:
         logger.warning("Run %s: %s", run_dir.name, err)
@@ -84,6 +86,37 @@ def _add_config(record: dict[str, Any], run_dir: Path) -> None:
         record["error"] = str(err)
     record["config"] = config
     record["config_flat"] = flat
+
+
+CONFIG_CACHE = ".config.cache.json"
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """Read config.yaml, through a JSON copy while the YAML is unchanged.
+
+    Parsing YAML is most of the cost of reading a run; the copy beside it is
+    keyed by the YAML file's inode, size and time, so any rewrite (always a
+    new inode) or hand edit makes it stale. A store we cannot write to simply
+    goes without the copy.
+    """
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    key = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+    cache = path.with_name(CONFIG_CACHE)
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        cached = _json.loads(cache.read_bytes())
+        if cached["key"] == key:
+            return dict(cached["config"])
+    from runlab.config import load_config
+
+    config = load_config(path)
+    if _json.jsonable(config) == config:  # NaN or inf would come back as text
+        with contextlib.suppress(OSError, ValueError, TypeError):
+            text = _json.dumps({"key": key, "config": config})
+            write_text_atomic(cache, text, durable=False)
+    return config
 
 
 def _add_git(record: dict[str, Any], run_dir: Path) -> None:
