@@ -29,3 +29,19 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .mypy_cache .ruff_cache
+
+# Side-by-side benchmark against the peers, in its own environment (bench/.venv).
+.PHONY: bench bench-smoke
+bench:
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install -q --upgrade pip
+	bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
+	test -x bench/.venv-runs/bin/python || $(PYTHON) -m venv bench/.venv-runs
+	bench/.venv-runs/bin/python -m pip install -q -e .
+	bench/.venv/bin/python bench/run.py --scale full
+
+bench-smoke:
+	test -x bench/.venv/bin/python || $(PYTHON) -m venv bench/.venv
+	bench/.venv/bin/python -m pip install -q --upgrade pip
+	bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
+	bench/.venv/bin/python bench/run.py --scale tiny
