@@ -24,15 +24,7 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from runlab._yaml import (
-    dump_config,
-    dumps_config,
-    load_config,
-    loads_config,
-    loads_flow_value,
-    to_plain,
-    to_plain_mapping,
-)
+from runlab._plain import to_plain, to_plain_mapping
 from runlab.errors import ConfigError
 
 __all__ = [
@@ -54,6 +46,39 @@ __all__ = [
     "set_dotted",
     "to_config_dict",
 ]
+
+
+# The YAML functions live in runlab._yaml, which imports ruamel.yaml (about 10
+# ms); these doors import it on first use, so reading a config view or a
+# cached config costs nothing of it.
+
+
+def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML 1.2 config file; see :func:`runlab._yaml.load_config`."""
+    from runlab import _yaml
+
+    return _yaml.load_config(path)
+
+
+def loads_config(text: str, source: str = "<string>") -> dict[str, Any]:
+    """Read a YAML 1.2 config from text; see :func:`runlab._yaml.loads_config`."""
+    from runlab import _yaml
+
+    return _yaml.loads_config(text, source)
+
+
+def dump_config(config: Mapping[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write a config as YAML 1.2, atomically; see :func:`runlab._yaml.dump_config`."""
+    from runlab import _yaml
+
+    _yaml.dump_config(config, path)
+
+
+def dumps_config(config: Mapping[str, Any]) -> str:
+    """Return a config as YAML 1.2 text; see :func:`runlab._yaml.dumps_config`."""
+    from runlab import _yaml
+
+    return _yaml.dumps_config(config)
 
 
 def _copy_tree(value: Any) -> Any:
@@ -125,6 +150,8 @@ def _checked_key(key: str, text: str) -> str:
 
 
 def _override_value(raw: str, text: str) -> Any:
+    from runlab._yaml import loads_flow_value
+
     return loads_flow_value(raw, f"Override '{text}'")
 
 

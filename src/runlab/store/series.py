@@ -198,6 +198,12 @@ def owned(base: str, owner: str | None) -> str:
     return f"{stem}.{owner}.{suffix}"
 
 
+def _empty() -> np.ndarray[Any, Any]:
+    import numpy as np
+
+    return np.empty(0, dtype=_dtype())
+
+
 def read_series(metrics_dir: Path, name: str) -> Series:
     """Read the whole series ``name`` with one array read.
 
@@ -210,21 +216,19 @@ def read_series(metrics_dir: Path, name: str) -> Series:
     if file is None:
         raise KeyError(name)
     path = metrics_dir / file
-    raw = path.read_bytes() if path.exists() else b""
-    whole = len(raw) - len(raw) % RECORD_SIZE
-    if whole != len(raw):
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        size = 0
+    torn = size % RECORD_SIZE
+    if torn:
         logger.warning(
-            "Ignoring a torn record (%d bytes) at the end of %s.",
-            len(raw) - whole,
-            path,
+            "Ignoring a torn record (%d bytes) at the end of %s.", torn, path
         )
-    records = np.frombuffer(raw, dtype=_dtype(), count=whole // RECORD_SIZE)
-    return Series(
-        name,
-        np.ascontiguousarray(records["step"]),
-        np.ascontiguousarray(records["time"]),
-        np.ascontiguousarray(records["value"]),
-    )
+    count = size // RECORD_SIZE
+    records = np.fromfile(path, dtype=_dtype(), count=count) if count else _empty()
+    # Views into the one array read: no copies (their stride is the record).
+    return Series(name, records["step"], records["time"], records["value"])
 
 
 class _Summary:
