@@ -183,3 +183,24 @@ def test_capture_environment_takes_under_a_second(tmp_path: Path) -> None:
     started = time.perf_counter()
     capture_environment(tmp_path)
     assert time.perf_counter() - started < 1.0
+
+
+def test_conda_environment_is_exported_where_conda_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runlab.capture.environment import read_conda
+
+    fake = tmp_path / "conda"
+    fake.write_text('#!/bin/sh\necho "name: demo"\necho "args: $*"\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("CONDA_EXE", str(fake))
+    monkeypatch.setenv("CONDA_PREFIX", "/opt/envs/demo")
+
+    info = read_conda(tmp_path / "env")
+
+    assert info == {
+        "available": True, "reason": None, "prefix": "/opt/envs/demo", "file": "conda.yaml",
+    }  # fmt: skip
+    assert (tmp_path / "env" / "conda.yaml").read_text() == (
+        "name: demo\nargs: env export --no-builds -p /opt/envs/demo\n"
+    )

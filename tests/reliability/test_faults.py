@@ -272,12 +272,6 @@ def test_reindex_on_a_read_only_store_fails_with_one_line_naming_it(
 # -- conda --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=KeyError,
-    reason="runlab does not capture conda yet: env/environment.json records pip "
-    "distributions only, so it cannot say that conda was missing or failed",
-)
 @pytest.mark.parametrize("conda", ["missing", "failing"])
 def test_run_with_conda_missing_or_failing_starts_and_says_why(
     runlab_cli: Any, store: Path, tmp_path: Path, conda: str
@@ -291,7 +285,12 @@ def test_run_with_conda_missing_or_failing_starts_and_says_why(
     path = os.pathsep.join([str(bin_dir), os.path.dirname(PY), "/usr/bin", "/bin"])
 
     done = runlab_cli(
-        "run", "--", PY, "-c", "print(1)", env={"PATH": path, "CONDA_PREFIX": None}
+        "run",
+        "--",
+        PY,
+        "-c",
+        "print(1)",
+        env={"PATH": path, "CONDA_PREFIX": None, "CONDA_EXE": None},
     )
 
     assert done.returncode == 0, done.stderr

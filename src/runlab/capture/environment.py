@@ -51,6 +51,53 @@ _CONTAINER_VAR = "container"
 _NVIDIA_SMI_QUERY = "index,name,memory.total,driver_version"
 
 
+CONDA_FILE = "conda.yaml"
+CONDA_TIMEOUT_S = 30.0
+
+
+def read_conda(env_dir: Path) -> dict[str, Any]:
+    """Export the conda environment into ``env_dir/conda.yaml`` where conda exists.
+
+    Returns ``available`` and, when it is False, the ``reason`` (conda missing,
+    or the first line conda printed when it failed); never raises for conda.
+    """
+    prefix = os.environ.get("CONDA_PREFIX")
+    conda = os.environ.get("CONDA_EXE") or shutil.which("conda")
+    if not conda:
+        return {
+            "available": False,
+            "reason": "conda not found on PATH",
+            "prefix": prefix,
+        }
+    command = [
+        conda,
+        "env",
+        "export",
+        "--no-builds",
+        *(["-p", prefix] if prefix else []),
+    ]
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=CONDA_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as err:
+        return {
+            "available": False,
+            "reason": f"conda did not answer: {err}",
+            "prefix": prefix,
+        }
+    if done.returncode != 0:
+        said = done.stderr.strip() or done.stdout.strip() or f"exit {done.returncode}"
+        return {"available": False, "reason": said.splitlines()[0], "prefix": prefix}
+    env_dir.mkdir(parents=True, exist_ok=True)
+    (env_dir / CONDA_FILE).write_text(done.stdout, encoding="utf-8")
+    return {"available": True, "reason": None, "prefix": prefix, "file": CONDA_FILE}
+
+
 def capture_environment(env_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """Record Python, packages, platform, CPU, memory, GPUs and container facts.
 
@@ -79,6 +126,7 @@ def capture_environment(env_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "gpus": list_gpus(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "container": detect_container(),
+        "conda": read_conda(Path(env_dir)),
     }
 
     folder = Path(env_dir)
