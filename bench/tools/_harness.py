@@ -38,6 +38,29 @@ RUN_STEPS = 100
 BUDGET_CHECK_EVERY = 1000
 
 
+def wide_logger(
+    log: Callable[..., Any], *, step_keyword: bool = False
+) -> Callable[[tuple[float, ...], int], Any]:
+    """Return ``(row, step) -> log({m0: ..., m9: ...}, step)`` for the wide phase.
+
+    The ten-metric dict is built afresh in each call, as a training loop does,
+    and every tool's worker uses this one function, so each pays the same cost
+    for it. ``step_keyword`` passes the step as ``step=``.
+    """
+    m = WIDE
+    if step_keyword:
+        return lambda row, step: log(
+            {m[0]: row[0], m[1]: row[1], m[2]: row[2], m[3]: row[3], m[4]: row[4],
+             m[5]: row[5], m[6]: row[6], m[7]: row[7], m[8]: row[8], m[9]: row[9]},
+            step=step,
+        )  # fmt: skip
+    return lambda row, step: log(
+        {m[0]: row[0], m[1]: row[1], m[2]: row[2], m[3]: row[3], m[4]: row[4],
+         m[5]: row[5], m[6]: row[6], m[7]: row[7], m[8]: row[8], m[9]: row[9]},
+        step,
+    )  # fmt: skip
+
+
 def value(i: int, j: int = 0, r: int = 0) -> float:
     """Point ``i`` of metric ``j`` of run ``r``: a float with a full mantissa."""
     return ((i * 2654435761 + j * 40503 + r * 7919) % 1_000_003) / 997.0 - 500.0

@@ -28,22 +28,7 @@ def _logger(run: Any, width: int) -> Any:
     track = run.track
     if width == 1:
         return lambda row, step: track(row[0], name="loss", step=step)
-    m = h.WIDE
-    return lambda row, step: track(
-        {
-            m[0]: row[0],
-            m[1]: row[1],
-            m[2]: row[2],
-            m[3]: row[3],
-            m[4]: row[4],
-            m[5]: row[5],
-            m[6]: row[6],
-            m[7]: row[7],
-            m[8]: row[8],
-            m[9]: row[9],
-        },
-        step=step,
-    )
+    return h.wide_logger(track, step_keyword=True)
 
 
 def log_phase(args: argparse.Namespace) -> dict[str, Any]:

@@ -24,22 +24,7 @@ def _logger(out: IO[str], width: int) -> Any:
 
     if width == 1:
         return lambda row, step: log({"loss": row[0]}, step)
-    m = h.WIDE
-    return lambda row, step: log(
-        {
-            m[0]: row[0],
-            m[1]: row[1],
-            m[2]: row[2],
-            m[3]: row[3],
-            m[4]: row[4],
-            m[5]: row[5],
-            m[6]: row[6],
-            m[7]: row[7],
-            m[8]: row[8],
-            m[9]: row[9],
-        },
-        step,
-    )
+    return h.wide_logger(log)
 
 
 def log_phase(args: argparse.Namespace) -> dict[str, Any]:

@@ -29,22 +29,7 @@ def _logger(width: int) -> Any:
         log_metric = mlflow.log_metric
         return lambda row, step: log_metric("loss", row[0], step=step)
     log_metrics = mlflow.log_metrics
-    m = h.WIDE
-    return lambda row, step: log_metrics(
-        {
-            m[0]: row[0],
-            m[1]: row[1],
-            m[2]: row[2],
-            m[3]: row[3],
-            m[4]: row[4],
-            m[5]: row[5],
-            m[6]: row[6],
-            m[7]: row[7],
-            m[8]: row[8],
-            m[9]: row[9],
-        },
-        step=step,
-    )
+    return h.wide_logger(log_metrics, step_keyword=True)
 
 
 def log_phase(args: argparse.Namespace) -> dict[str, Any]:
