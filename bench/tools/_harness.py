@@ -22,7 +22,7 @@ import struct
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -203,12 +203,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(handlers: dict[str, Handler]) -> None:
-    """Run the phase named on the command line and write its result."""
+def main(names: Mapping[str, Any]) -> None:
+    """Run the phase named on the command line and write its result.
+
+    A worker passes its ``globals()``; phase ``log`` runs its ``log_phase``.
+    """
     args = parse_args(sys.argv[1:])
+    handler: Handler | None = names.get(f"{args.phase}_phase")
+    if handler is None:
+        raise SystemExit(f"This worker has no phase {args.phase!r}.")
     Path(args.dir).mkdir(parents=True, exist_ok=True)
     try:
-        result = handlers[args.phase](args)
+        result = handler(args)
         code = 0
     except Exception as err:
         result = {

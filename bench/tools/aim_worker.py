@@ -158,14 +158,4 @@ def start_phase(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    h.main(
-        {
-            "log": log_phase,
-            "verify": verify_phase,
-            "write": write_phase,
-            "read": read_phase,
-            "create": create_phase,
-            "query": query_phase,
-            "start": start_phase,
-        }
-    )
+    h.main(globals())

@@ -82,11 +82,4 @@ def read_phase(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    h.main(
-        {
-            "log": log_phase,
-            "verify": verify_phase,
-            "write": write_phase,
-            "read": read_phase,
-        }
-    )
+    h.main(globals())

@@ -126,12 +126,4 @@ def memory_phase(args: argparse.Namespace) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    h.main(
-        {
-            "log": log_phase,
-            "verify": verify_phase,
-            "write": write_phase,
-            "read": read_phase,
-            "memory": memory_phase,
-        }
-    )
+    h.main(globals())
