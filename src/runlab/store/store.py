@@ -36,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from runlab._atomic import write_text_atomic
 from runlab.errors import RunNotFound, StoreError
 from runlab.store import layout
 from runlab.store.files import update_json
@@ -195,6 +196,22 @@ class Store:
                 notes.write(format_note(text, when))
         except OSError as err:
             raise self._write_error(f"Cannot add a note to run {run_id}", err) from err
+        return path
+
+    def set_notes(self, ref: str, text: str) -> Path:
+        """Replace a run's README.md with ``text`` (the page's note editor)."""
+        from runlab.store.files import locked
+
+        run_id = self.resolve(ref)
+        path = self.run_dir(run_id) / layout.NOTES_FILE
+        try:
+            # The lock orders this with a running script's run.note() appends.
+            with locked(path.parent):
+                write_text_atomic(path, text, durable=True)
+        except OSError as err:
+            raise self._write_error(
+                f"Cannot write the notes of run {run_id}", err
+            ) from err
         return path
 
     def trash_run(self, ref: str, *, force: bool = False) -> Path:

@@ -1,0 +1,103 @@
+"""``runlab ui``: serve the web page of a store."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import secrets
+import socket
+
+import click
+
+from runlab.cli.options import store_option
+from runlab.errors import RunlabError
+
+__all__ = ["ui_command"]
+
+DEFAULT_PORT = 8765
+
+
+@click.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option(
+    "--port",
+    default=DEFAULT_PORT,
+    show_default=True,
+    type=int,
+    help="0: any free port.",
+)
+@click.option(
+    "--token",
+    envvar="RUNLAB_UI_TOKEN",
+    help="Token asked of every request (default on a non-loopback host: a new one).",
+)
+def ui_command(store: str | None, host: str, port: int, token: str | None) -> None:
+    """Serve the web page to browse, chart and compare the runs of a store.
+
+    \b
+    Example:
+      runlab ui --store experiments/demo --port 8765
+    """
+    import uvicorn
+
+    from runlab.server.app import create_app, is_page_built
+    from runlab.store import open_store
+
+    # Fail before listening: a wrong store or an unbuilt page is said now.
+    target = open_store(store)
+    _check_store(target.path)
+    if not is_page_built():
+        raise RunlabError(
+            "The web page is not built; run `make frontend` in the runlab checkout."
+        )
+    loopback = is_loopback(host)
+    if not loopback and not token:
+        token = secrets.token_urlsafe(24)
+    sock = _bind(host, port)
+
+    # The printed URL carries the token: the first visit turns it into a cookie.
+    url = _url(host, sock.getsockname()[1], token)
+    click.echo(f"runlab ui: {target.path} at {url}  (Ctrl-C stops)")
+    app = create_app(target, token=token, loopback=loopback)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_store(path: os.PathLike[str]) -> None:
+    if not os.path.isdir(path):
+        raise RunlabError(
+            f"No store at {path}; give --store, or set RUNLAB_DIR, to a folder of runs."
+        )
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise RunlabError(f"Cannot read the store at {path}: permission denied.")
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), port))
+    except OSError as err:
+        raise RunlabError(
+            f"Cannot listen on {host}:{port}: {err.strerror or err}."
+        ) from None
+    sock.listen(128)
+    return sock
+
+
+def _url(host: str, port: int, token: str | None) -> str:
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    query = f"?token={token}" if token else ""
+    return f"http://{shown}:{port}/{query}"
