@@ -59,13 +59,13 @@ def served(
         yield match.group(1)
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.communicate(timeout=10)
 
 
 def test_ui_on_a_missing_store_stops_before_listening(
     runlab_cli: Callable[..., subprocess.CompletedProcess[str]], tmp_path: Path
 ) -> None:
-    missing = tmp_path / "nowhere"
+    missing = tmp_path / "nowhere" / "experiments"
     done = runlab_cli("ui", "--store", str(missing), "--port", "0")
     assert done.returncode == 1
     assert done.stderr == (

@@ -6,6 +6,7 @@ import ipaddress
 import os
 import secrets
 import socket
+import sys
 
 import click
 
@@ -58,7 +59,9 @@ def ui_command(store: str | None, host: str, port: int, token: str | None) -> No
 
     # The printed URL carries the token: the first visit turns it into a cookie.
     url = _url(host, sock.getsockname()[1], token)
+    # Flushed now: a pipe would otherwise hold the line while the server runs.
     click.echo(f"runlab ui: {target.path} at {url}  (Ctrl-C stops)")
+    sys.stdout.flush()
     app = create_app(target, token=token, loopback=loopback)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
@@ -75,9 +78,18 @@ def is_loopback(host: str) -> bool:
 
 
 def _check_store(path: os.PathLike[str]) -> None:
+    # A store not made yet is served empty (its runs appear as they start);
+    # a path whose parent is missing is taken for a typo.
+    if not os.path.exists(path):
+        if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise RunlabError(
+                f"No store at {path}; give --store, or set RUNLAB_DIR, to a folder of runs."
+            )
+        click.echo(f"No runs in {path} yet; they will appear as they start.", err=True)
+        return
     if not os.path.isdir(path):
         raise RunlabError(
-            f"No store at {path}; give --store, or set RUNLAB_DIR, to a folder of runs."
+            f"The store {path} is not a folder; give --store a folder of runs."
         )
     if not os.access(path, os.R_OK | os.X_OK):
         raise RunlabError(f"Cannot read the store at {path}: permission denied.")

@@ -64,6 +64,7 @@ def create_app(
         Route("/api/compare", compare.get_compare),
         Route("/api/runs/{run_id}", run_page.get_run),
         Route("/api/runs/{run_id}/log", run_page.get_log),
+        Route("/api/runs/{run_id}/metrics/{name:path}", charts.get_metric),
         Route("/api/runs/{run_id}/notes", run_page.put_notes, methods=["PUT"]),
         Route("/api/runs/{run_id}/tags", run_page.put_tags, methods=["PUT"]),
         Route("/runs/{run_id}/files/{path:path}", run_page.download_file),

@@ -20,7 +20,7 @@ from runlab.server.catalog import Record, RunCatalog
 from runlab.store import layout
 from runlab.store.series import Series, read_manifest, read_series
 
-__all__ = ["get_groups", "get_series"]
+__all__ = ["get_groups", "get_metric", "get_series"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,30 @@ def get_series(request: Request) -> JSONResponse:
             payload["run"] = record["id"]
             answer.append(payload)
     return JSONResponse({"x": x_kind, "series": answer}, plain=True)
+
+
+def get_metric(request: Request) -> JSONResponse:
+    """One whole series, unthinned, as a script would fetch it."""
+    store = request.app.state.store
+    run = store.load_run(request.path_params["run_id"])
+    name = request.path_params["name"]
+    try:
+        series = run.metric(name)
+    except KeyError as err:
+        raise HTTPError(404, str(err.args[0]), "MetricNotFound") from None
+    summary = run.summary.get(name) or {}
+    return JSONResponse(
+        {
+            "run": run.id,
+            "name": name,
+            "steps": series.steps.tolist(),
+            "times": series.times.tolist(),
+            "values": series.values.tolist(),
+            "last": summary.get("last"),
+            "min": summary.get("min"),
+            "max": summary.get("max"),
+        }
+    )
 
 
 def get_groups(request: Request) -> JSONResponse:

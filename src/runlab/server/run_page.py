@@ -113,7 +113,8 @@ def resolve_inside(folder: Path, relative: str) -> Path:
     Refused: absolute paths, ``..`` parts, and links that resolve outside.
     The path arrives percent-decoded, so ``%2e%2e%2f`` is ``../`` here.
     """
-    missing = HTTPError(404, f"No file '{relative}' in this run.", "FileNotFound")
+    # The path given is not echoed: it may be a probe, and the answer stays bland.
+    missing = HTTPError(404, "No such file in this run.", "FileNotFound")
     parts = relative.replace("\\", "/").split("/")
     if relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise missing
