@@ -27,3 +27,6 @@ echo
 echo "== runlab compare" $best_two
 # shellcheck disable=SC2086
 runlab compare --store "$store" $best_two
+
+echo
+echo "== The web page: runlab ui --store $store   (then open the printed URL)"
