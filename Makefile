@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 DEMO_STORE ?= experiments/demo
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean frontend
 
 venv: $(BIN)/python
 
@@ -13,11 +13,21 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
-demo: venv
+# The web page: rebuilt when a source file of frontend/ changes.
+STATIC := src/runlab/server/static/index.html
+FRONTEND_SRC := $(shell find frontend -type f -not -path '*/node_modules/*' 2>/dev/null)
+
+frontend: $(STATIC)
+
+$(STATIC): $(FRONTEND_SRC)
+	cd frontend && npm ci --no-audit --no-fund && npm run build
+	touch $@
+
+demo: venv frontend
 	$(PIP) install -q -e ".[examples]"
 	PATH="$(abspath $(BIN)):$$PATH" DEMO_STORE="$(DEMO_STORE)" bash examples/demo.sh
 
-test: venv
+test: venv frontend
 	$(PIP) install -q -e ".[test,dev,torch]"
 	$(BIN)/python -m pytest
 
@@ -29,6 +39,7 @@ lint: venv
 
 clean:
 	rm -rf $(VENV) $(DEMO_STORE) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf frontend/node_modules src/runlab/server/static
 
 # Side-by-side benchmark against the peers, in its own environment (bench/.venv).
 .PHONY: bench bench-smoke
