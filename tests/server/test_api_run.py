@@ -36,6 +36,7 @@ def test_run_page_data_holds_config_metrics_and_files(
 ) -> None:
     body = client.get(f"/api/runs/{ids['lr0.1-s2']}").json()
     assert body["run"]["name"] == "lr0.1-s2"
+    assert body["run"]["duration"] == body["run"]["ended"] - body["run"]["started"]
     assert "config_flat" not in body["run"]
     assert body["config"] == {"optim": {"lr": 0.1}, "seed": 2, "epochs": 100}
     assert body["metrics"]["train/loss"]["count"] == 100

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from runlab.errors import StoreError
 from runlab.server._http import HTTPError, JSONResponse, int_param, read_json_body
 from runlab.server.catalog import RunCatalog
 from runlab.server.markdown import render_markdown
+from runlab.server.runs import run_duration
 from runlab.store import layout
 from runlab.store.store import Store
 
@@ -31,6 +33,7 @@ def get_run(request: Request) -> JSONResponse:
     diff, truncated = _read_diff(run.path)
     notes = run.notes
     record = {k: v for k, v in run.record.items() if k != "config_flat"}
+    record["duration"] = run_duration(run.record, time.time())
     return JSONResponse(
         {
             "run": record,

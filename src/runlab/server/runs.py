@@ -12,7 +12,13 @@ from runlab.server._http import JSONResponse, int_param, list_param
 from runlab.server.catalog import Record, RunCatalog
 from runlab.store.query import resolve_field
 
-__all__ = ["columns_payload", "list_columns", "list_runs", "rows_payload"]
+__all__ = [
+    "columns_payload",
+    "list_columns",
+    "list_runs",
+    "rows_payload",
+    "run_duration",
+]
 
 DEFAULT_SORT = ("-started",)
 ROW_FIELDS = (
@@ -98,7 +104,7 @@ def default_columns(records: Sequence[Record]) -> list[str]:
 
 def _row(record: Record, columns: Sequence[str], now: float) -> dict[str, Any]:
     row = {field: record.get(field) for field in ROW_FIELDS}
-    row["duration"] = _duration(record, now)
+    row["duration"] = run_duration(record, now)
     values = {}
     for column in columns:
         values[column] = (
@@ -108,7 +114,8 @@ def _row(record: Record, columns: Sequence[str], now: float) -> dict[str, Any]:
     return row
 
 
-def _duration(record: Record, now: float) -> float | None:
+def run_duration(record: Record, now: float) -> float | None:
+    """Seconds from start to end, or to ``now`` for a running run."""
     started = record.get("started")
     if not isinstance(started, (int, float)):
         return None
