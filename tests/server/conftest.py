@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,22 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
 @pytest.fixture
 def client(demo_store: tuple[Path, dict[str, str]]) -> Iterator[TestClient]:
     app = create_app(open_store(demo_store[0]))
+    with TestClient(app, base_url=BASE) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def own_store(demo_store: tuple[Path, dict[str, str]], tmp_path: Path) -> Path:
+    """A copy of the demo store that a test may change."""
+    copy = tmp_path / "experiments"
+    shutil.copytree(demo_store[0], copy, symlinks=True)
+    return copy
+
+
+@pytest.fixture
+def writer(own_store: Path) -> Iterator[TestClient]:
+    """The app over ``own_store``."""
+    app = create_app(open_store(own_store))
     with TestClient(app, base_url=BASE) as test_client:
         yield test_client
 

@@ -3,32 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
-from runlab.server import create_app
-from runlab.store import open_store
-
 ORIGIN = {"Origin": "http://127.0.0.1:8765"}
-
-
-@pytest.fixture
-def own_store(demo_store: tuple[Path, dict[str, str]], tmp_path: Path) -> Path:
-    """A copy of the demo store that a test may change."""
-    copy = tmp_path / "experiments"
-    shutil.copytree(demo_store[0], copy, symlinks=True)
-    return copy
-
-
-@pytest.fixture
-def writer(own_store: Path) -> Iterator[TestClient]:
-    app = create_app(open_store(own_store))
-    with TestClient(app, base_url="http://127.0.0.1:8765") as test_client:
-        yield test_client
 
 
 def test_run_page_data_holds_config_metrics_and_files(
