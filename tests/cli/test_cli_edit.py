@@ -12,7 +12,18 @@ import runlab
 
 pytestmark = pytest.mark.usefixtures("runlab_env")
 
-COMMANDS = ["run", "ls", "show", "compare", "note", "tag", "rm", "reindex", "doctor"]
+COMMANDS = [
+    "run",
+    "ls",
+    "show",
+    "compare",
+    "note",
+    "tag",
+    "rm",
+    "reindex",
+    "doctor",
+    "ui",
+]
 
 
 def make_run(name: str, **config: Any) -> str:
