@@ -103,6 +103,18 @@ class Store:
         for record in self.records(where, sort):
             yield StoredRun(self.run_dir(record["id"]), record)
 
+    def run_stamps(self) -> dict[str, str]:
+        """A stamp per run folder that changes whenever its run.json does.
+
+        Equal stamps mean :meth:`records` would answer as before, but for
+        the live status of running runs (see :meth:`refresh_status`).
+        """
+        return self._settled_stamps() if self.path.is_dir() else {}
+
+    def refresh_status(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Decide again, in place, whether the running runs of ``records`` still run."""
+        return self._live(records)
+
     def resolve(self, ref: str) -> str:
         """Return the id of the run named by id, unique id prefix, or name.
 
