@@ -56,3 +56,11 @@ bench-smoke:
 	bench/.venv/bin/python -m pip install -q --upgrade pip
 	bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
 	bench/.venv/bin/python bench/run.py --scale tiny
+
+# The web page's benchmark: stores made once into bench/.ui-stores/ (about 4 minutes), then kept.
+.PHONY: bench-ui
+bench-ui: venv frontend
+	$(PIP) install -q -e ".[test]"
+	test -x bench/.venv-runs/bin/python || $(PYTHON) -m venv bench/.venv-runs
+	bench/.venv-runs/bin/python -m pip install -q -e .
+	$(BIN)/python bench/ui.py

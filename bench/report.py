@@ -541,13 +541,27 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+# bench/ui.py owns the section from this heading to the end of the document.
+UI_SECTION = "## The web page (`make bench-ui`)"
+
+
+def _kept_tail(doc: Path) -> str:
+    """The web page's section of the current document, kept across rewrites."""
+    try:
+        text = doc.read_text()
+    except FileNotFoundError:
+        return ""
+    at = text.find(UI_SECTION)
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def write(
     results: dict[str, Any], doc: Path | None, chart_path: Path | None
 ) -> list[str]:
     """Write the report and the chart; return the failed checks."""
     if doc is not None:
         doc.parent.mkdir(parents=True, exist_ok=True)
-        doc.write_text(render(results))
+        doc.write_text(render(results) + _kept_tail(doc))
     if chart_path is not None:
         try:
             chart(results, chart_path)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 
 from runlab.errors import RunNotFound
 from runlab.store.query import parse_filter, sort_records
@@ -20,6 +20,8 @@ from runlab.store.store import Store
 __all__ = ["RunCatalog"]
 
 Record = dict[str, Any]
+T = TypeVar("T")
+MEMO_SIZE = 64
 
 
 class RunCatalog:
@@ -35,6 +37,7 @@ class RunCatalog:
         self._read_at = -1.0
         self._generation = 0
         self._selection: tuple[tuple[Any, ...], list[Record]] | None = None
+        self._memo: dict[tuple[Any, ...], Any] = {}
 
     def records(self) -> list[Record]:
         """Every run's record, at most ``max_age`` seconds old."""
@@ -61,6 +64,16 @@ class RunCatalog:
             chosen = cast(list[Record], sort_records(chosen, list(sort)))
         self._selection = (key, chosen)
         return chosen
+
+    def remember(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, kept until the records are read again."""
+        full = (self._generation, *key)
+        if full not in self._memo:
+            stale = any(k[0] != self._generation for k in self._memo)
+            if stale or len(self._memo) >= MEMO_SIZE:
+                self._memo = {}
+            self._memo[full] = compute()
+        return cast(T, self._memo[full])
 
     def get(self, ref: str) -> Record:
         """The record of the run named by id, id prefix or name.
@@ -100,5 +113,6 @@ class RunCatalog:
             self._records = self.store.records()
             self._by_id = {r["id"]: r for r in self._records}
             self._stamps = stamps
+            # Selections and column lists made from the old records go stale.
+            self._generation += 1
         self._read_at = time.monotonic()
-        self._generation += 1

@@ -40,14 +40,18 @@ def list_runs(request: Request) -> JSONResponse:
     chosen = catalog.select(where, sort)
     columns = list_param(request, "columns", limit=200)
     if "columns" not in request.query_params:
-        columns = default_columns(chosen)
+        key = ("default-columns", where)
+        columns = catalog.remember(key, lambda: default_columns(chosen))
     return JSONResponse(rows_payload(chosen, columns, offset, limit))
 
 
 def list_columns(request: Request) -> JSONResponse:
     catalog: RunCatalog = request.app.state.catalog
-    chosen = catalog.select(request.query_params.get("where", ""), ())
-    return JSONResponse(columns_payload(chosen))
+    where = request.query_params.get("where", "")
+    chosen = catalog.select(where, ())
+    # Computed over every matching run: kept until the store is read again.
+    payload = catalog.remember(("columns", where), lambda: columns_payload(chosen))
+    return JSONResponse(payload)
 
 
 def rows_payload(
