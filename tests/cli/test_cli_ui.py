@@ -109,3 +109,12 @@ def test_ui_serves_the_page_shell_with_a_csp(served: str) -> None:
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert "script-src 'self'" in headers["content-security-policy"]
+
+
+def test_ui_port_out_of_range_is_a_usage_error(
+    runlab_cli: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    done = runlab_cli("ui", "--port", "99999")
+    assert done.returncode == 2
+    assert "99999 is not in the range 0<=x<=65535" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -94,3 +94,17 @@ def test_groups_by_all_keys_but_seed(client: TestClient, ids: dict) -> None:
     params = {"runs": runs, "metrics": "train/loss", "by": "~seed", "band": "std"}
     groups = client.get("/api/groups", params=params).json()["metrics"]["train/loss"]
     assert sorted(len(g["runs"]) for g in groups) == [1, 2]
+
+
+def test_groups_break_where_a_run_went_non_finite(
+    client: TestClient, ids: dict
+) -> None:
+    runs = f"{ids['lr0.1-s1']},{ids['lr0.1-s2']}"
+    params = {"runs": runs, "metrics": "val/acc", "by": "optim.lr", "width": 10}
+    [group] = client.get("/api/groups", params=params).json()["metrics"]["val/acc"]
+    # Steps 0..3 on a grid of 10: everything next to steps 1 (NaN) and 2 (inf).
+    assert group["mean"] == [0.5, *[None] * 8, 0.9]
+    assert group["marks"] == [
+        {"x": 1.0, "value": "NaN"},
+        {"x": 2.0, "value": "Infinity"},
+    ]

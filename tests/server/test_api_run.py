@@ -141,3 +141,37 @@ def test_download_refuses_a_symlink_pointing_out(
     answer = writer.get(f"/runs/{ids['odd']}/files/leak.txt")
     assert answer.status_code == 404
     assert "secret" not in answer.text
+
+
+def test_download_with_a_nul_byte_is_404(client: TestClient, ids: dict) -> None:
+    answer = client.get(f"/runs/{ids['odd']}/files/run.json%00.txt")
+    assert answer.status_code == 404
+
+
+def test_links_out_of_the_run_are_not_listed(
+    writer: TestClient, own_store: Path, ids: dict[str, str], tmp_path: Path
+) -> None:
+    run_dir = own_store / ids["odd"]
+    os.symlink(tmp_path, run_dir / "outside")
+    os.symlink(run_dir / "config.yaml", run_dir / "inside.yaml")
+    paths = [f["path"] for f in writer.get(f"/api/runs/{ids['odd']}").json()["files"]]
+    assert "inside.yaml" in paths
+    assert not any(p.startswith("outside") for p in paths)
+
+
+def test_a_tag_over_100_characters_is_refused(
+    writer: TestClient, ids: dict[str, str]
+) -> None:
+    answer = writer.put(
+        f"/api/runs/{ids['odd']}/tags", json={"tags": ["x" * 101]}, headers=ORIGIN
+    )
+    assert answer.status_code == 400
+    assert "at most 100" in answer.json()["error"]["message"]
+
+
+def test_a_body_over_4_mb_is_refused(writer: TestClient, ids: dict[str, str]) -> None:
+    text = "x" * (4 << 20)
+    answer = writer.put(
+        f"/api/runs/{ids['odd']}/notes", json={"text": text}, headers=ORIGIN
+    )
+    assert answer.status_code == 413

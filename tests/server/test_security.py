@@ -75,15 +75,16 @@ def test_first_visit_with_token_sets_cookie_and_redirects(remote: TestClient) ->
     assert follow.status_code == 200
 
 
-def test_token_redirect_stays_on_this_site() -> None:
+@pytest.mark.parametrize("path", ["//evil.example/", "/\\evil.example/"])
+def test_token_redirect_stays_on_this_site(path: str) -> None:
     # An HTTP client would read "//evil.example/" as a host, so the request
     # goes to the guard as a raw ASGI call with that path.
     guard = SecurityGuard(_never_called, token=TOKEN, loopback=False)
     scope = {
         "type": "http",
         "method": "GET",
-        "path": "//evil.example/",
-        "raw_path": b"//evil.example/",
+        "path": path,
+        "raw_path": path.encode(),
         "query_string": f"token={TOKEN}".encode(),
         "headers": [(b"host", b"10.1.2.3:8765")],
     }
@@ -108,3 +109,8 @@ async def _never_called(scope: Any, receive: Any, send: Any) -> None:
 def test_bearer_token_is_accepted(remote: TestClient) -> None:
     answer = remote.get("/api/runs", headers={"Authorization": f"Bearer {TOKEN}"})
     assert answer.status_code == 200
+
+
+def test_bare_ipv6_loopback_host_is_accepted(client: TestClient) -> None:
+    assert client.get("/-/info", headers={"Host": "::1"}).status_code == 200
+    assert client.get("/-/info", headers={"Host": "[::1]:8765"}).status_code == 200

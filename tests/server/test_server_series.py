@@ -348,6 +348,7 @@ def test_group_mean_and_minmax_band_on_a_common_grid() -> None:
         "mean": [1.0, 3.5, 6.0],
         "lo": [0.0, 2.0, 2.0],
         "hi": [2.0, 5.0, 10.0],
+        "marks": [],
     }
 
 
@@ -389,19 +390,29 @@ def test_group_of_one_curve_has_a_band_of_zero_width() -> None:
         assert answer["mean"] == answer["lo"] == answer["hi"] == [1.0, 2.0, 3.0]
 
 
-def test_group_interpolates_over_finite_points_only() -> None:
-    curve = line([0, 1, 2, 3], [0.0, math.nan, math.inf, 3.0])
+def test_group_breaks_where_a_member_is_not_finite_and_marks_it() -> None:
+    broken = line([0, 1, 2, 3], [0.0, math.nan, math.inf, 3.0])
+    healthy = line([0, 3], [3.0, 3.0])
 
-    answer = group_curves([curve], width=4, band="minmax")
+    answer = group_curves([broken, healthy], width=7, band="minmax")
 
-    assert answer["mean"] == [0.0, 1.0, 2.0, 3.0]
+    # Grid 0, 0.5, ..., 3: every point next to step 1 or 2 is a gap.
+    assert answer["mean"] == [1.5, None, None, None, None, None, 3.0]
+    assert answer["marks"] == [
+        {"x": 1.0, "value": "NaN"},
+        {"x": 2.0, "value": "Infinity"},
+    ]
 
 
-def test_group_of_no_curves_or_no_finite_points_is_empty() -> None:
-    empty: dict[str, list[float]] = {"x": [], "mean": [], "lo": [], "hi": []}
+def test_group_of_no_curves_or_no_finite_points_is_empty_but_marked() -> None:
+    empty: dict[str, list[Any]] = {"x": [], "mean": [], "lo": [], "hi": [], "marks": []}
+    all_nan = group_curves([line([0, 1], [math.nan] * 2)], width=10, band="std")
 
     assert group_curves([], width=10, band="minmax") == empty
-    assert group_curves([line([0, 1], [math.nan] * 2)], width=10, band="std") == empty
+    assert all_nan == {
+        **empty,
+        "marks": [{"x": 0.0, "value": "NaN"}, {"x": 1.0, "value": "NaN"}],
+    }
 
 
 def test_group_refuses_an_unknown_band() -> None:

@@ -246,8 +246,7 @@ def test_missing_entry_raises_journal_entry_not_found(store: Path) -> None:
     assert isinstance(caught.value, KeyError)
     assert isinstance(caught.value, RunlabError)
     assert str(caught.value) == (
-        f"No journal entry '2020-01-01-000000-0000' in {store / 'journal'}; "
-        "see `runlab journal ls`."
+        f"No journal entry '2020-01-01-000000-0000' in {store / 'journal'}."
     )
 
 

@@ -25,7 +25,7 @@ DEFAULT_PORT = 8765
     "--port",
     default=DEFAULT_PORT,
     show_default=True,
-    type=int,
+    type=click.IntRange(0, 65535),
     help="0: any free port.",
 )
 @click.option(
@@ -58,9 +58,13 @@ def ui_command(store: str | None, host: str, port: int, token: str | None) -> No
     sock = _bind(host, port)
 
     # The printed URL carries the token: the first visit turns it into a cookie.
-    url = _url(host, sock.getsockname()[1], token)
-    # Flushed now: a pipe would otherwise hold the line while the server runs.
+    port = sock.getsockname()[1]
+    everywhere = host in ("0.0.0.0", "::", "[::]")
+    url = _url("127.0.0.1" if everywhere else host, port, token)
     click.echo(f"runlab ui: {target.path} at {url}  (Ctrl-C stops)")
+    if everywhere:
+        click.echo(f"From other machines: {_url(socket.gethostname(), port, token)}")
+    # Flushed now: a pipe would otherwise hold the lines while the server runs.
     sys.stdout.flush()
     app = create_app(target, token=token, loopback=loopback)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")

@@ -28,6 +28,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+MAX_BODY_BYTES = 4 << 20
+
 
 class HTTPError(Exception):
     """An error answer: ``status`` and a message for the user."""
@@ -115,8 +117,13 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 
 async def read_json_body(request: Request, *keys: str) -> dict[str, Any]:
     """The request's JSON object body, which must hold ``keys``; else 422."""
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise HTTPError(
+            413, "The body is over 4 MB; notes and entries are text.", "BadBody"
+        )
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         raise HTTPError(422, f"The body is not JSON: {err}.", "BadBody") from None
     if not isinstance(body, dict):

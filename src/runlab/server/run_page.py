@@ -121,6 +121,8 @@ def resolve_inside(folder: Path, relative: str) -> Path:
     parts = relative.replace("\\", "/").split("/")
     if relative.startswith("/") or any(p in ("", ".", "..") for p in parts):
         raise missing
+    if "\x00" in relative:
+        raise missing
     root = folder.resolve()
     path = (root / relative).resolve()
     if not path.is_relative_to(root) or not path.is_file():
@@ -131,14 +133,18 @@ def resolve_inside(folder: Path, relative: str) -> Path:
 def list_files(run_dir: Path) -> list[dict[str, Any]]:
     """Files of a run folder, by path, with size and time; the series left out."""
     found: list[dict[str, Any]] = []
+    root = run_dir.resolve()
     for top, dirs, names in os.walk(run_dir):
         here = Path(top)
         if here == run_dir:
             dirs[:] = [d for d in dirs if d not in HIDDEN_DIRS]
         dirs.sort()
         for name in sorted(names):
+            path = here / name
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                continue  # a link out of the run is never served: not listed
             try:
-                stat = (here / name).stat()
+                stat = path.stat()
             except OSError:
                 continue
             rel = (here / name).relative_to(run_dir).as_posix()

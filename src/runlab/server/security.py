@@ -125,6 +125,8 @@ def _stamped(send: Send) -> Send:
 def _host_name(host: str) -> str:
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
+    if host.count(":") > 1:
+        return host  # a bare IPv6 address: its colons are not a port
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
@@ -148,7 +150,8 @@ def _cookie_redirect(scope: Scope, query: dict[str, str], token: str) -> dict[st
     rest = urlencode({k: v for k, v in query.items() if k != "token"})
     path = scope.get("raw_path") or scope["path"].encode()
     # "//host" would send the browser to another site: keep it on this one.
-    location = "/" + path.decode("latin-1").lstrip("/") + (f"?{rest}" if rest else "")
+    # Browsers read a leading "\" as "/" too.
+    location = "/" + path.decode("latin-1").lstrip("/\\") + (f"?{rest}" if rest else "")
     cookie = f"{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/"
     return {"status": 303, "location": location, "cookie": cookie}
 

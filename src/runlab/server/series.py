@@ -227,6 +227,10 @@ def _marks(x: np.ndarray, y: np.ndarray) -> list[dict[str, Any]]:
     return [{"x": x[i].item(), "value": _nonfinite_name(float(y[i]))} for i in where]
 
 
+# A group's marks are a hint of where runs broke, not a full list.
+MAX_MARKS = 1000
+
+
 def _nonfinite_name(value: float) -> str:
     if math.isnan(value):
         return "NaN"
@@ -275,17 +279,19 @@ def group_curves(curves: Sequence[Curve], *, width: int, band: str) -> dict[str,
     """Return the mean and band of runs' curves on one grid of ``width`` x values.
 
     Args:
-        curves: one ``(x, y)`` per run, x non-decreasing. Non-finite points
-            are left out before interpolating.
+        curves: one ``(x, y)`` per run, x non-decreasing. Non-finite values
+            are left out before interpolating, and break the group's line.
         width: the number of grid points, at least 1.
         band: ``"minmax"`` (lowest and highest run) or ``"std"`` (mean minus
             and plus the standard deviation across runs, ddof 0).
 
     Returns:
-        ``x``, ``mean``, ``lo`` and ``hi`` lists, None where no run has data.
-        The grid spans the runs' overlap; when they do not overlap, it spans
-        their union and each run counts only within its own range. With no
-        finite points at all, every list is empty.
+        ``x``, ``mean``, ``lo`` and ``hi`` lists, None where no run has data
+        or where a member's points around that x are NaN or infinite; and
+        ``marks``, the x and kind of the members' non-finite points. The grid
+        spans the runs' overlap; when they do not overlap, it spans their
+        union and each run counts only within its own range. With no finite
+        points at all, every list is empty.
 
     Raises:
         ValueError: ``band`` or ``width`` is not one of the accepted values.
@@ -293,28 +299,62 @@ def group_curves(curves: Sequence[Curve], *, width: int, band: str) -> dict[str,
     if band not in BANDS:
         raise ValueError(f"Unknown band {band!r}; use minmax or std.")
     _check_width(width)
-    finite = [curve for curve in map(_finite_points, curves) if len(curve[0])]
-    if not finite:
-        return {"x": [], "mean": [], "lo": [], "hi": []}
+    curves = [_finite_x(c) for c in curves]
+    marks = _group_marks(curves)
+    curves = [(x, y) for x, y in curves if np.isfinite(y).any()]
+    if not curves:
+        return {"x": [], "mean": [], "lo": [], "hi": [], "marks": marks}
 
-    grid = _common_grid(finite, width)
-    table = np.stack(
-        [np.interp(grid, x, y, left=np.nan, right=np.nan) for x, y in finite]
-    )
+    grid = _common_grid(curves, width)
+    table = np.stack([_on_grid(grid, x, y) for x, y in curves])
+    # A run that went NaN or infinite must not look healthy in its group:
+    # the group's line breaks wherever a member's points around it are bad.
+    broken = np.logical_or.reduce([_bad_near(grid, x, y) for x, y in curves])
     mean, lo, hi = _mean_and_band(table, band)
+    for column in (mean, lo, hi):
+        column[broken] = np.nan
     return {
         "x": grid.tolist(),
         "mean": _nullable(mean),
         "lo": _nullable(lo),
         "hi": _nullable(hi),
+        "marks": marks,
     }
 
 
-def _finite_points(curve: Curve) -> Curve:
+def _finite_x(curve: Curve) -> Curve:
     x = np.asarray(curve[0], dtype=np.float64)
     y = np.asarray(curve[1], dtype=np.float64)
-    keep = np.isfinite(x) & np.isfinite(y)
+    keep = np.isfinite(x)
     return x[keep], y[keep]
+
+
+def _on_grid(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The curve's finite points interpolated on ``grid``; NaN outside its range."""
+    good = np.isfinite(y)
+    return np.interp(grid, x[good], y[good], left=np.nan, right=np.nan)
+
+
+def _bad_near(grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Grid points whose neighbouring raw points include a non-finite one."""
+    bad = ~np.isfinite(y)
+    if not bad.any():
+        return np.zeros(len(grid), dtype=bool)
+    after = np.clip(np.searchsorted(x, grid, side="left"), 0, len(x) - 1)
+    # On a raw point, only that point counts; between two, both do.
+    exact = x[after] == grid
+    before = np.where(exact, after, np.clip(after - 1, 0, len(x) - 1))
+    inside = (grid >= x[0]) & (grid <= x[-1])
+    return inside & (bad[before] | bad[after])
+
+
+def _group_marks(curves: Sequence[Curve]) -> list[dict[str, Any]]:
+    """Where members' values were NaN or infinite (at most MAX_MARKS)."""
+    marks: dict[float, str] = {}
+    for x, y in curves:
+        for at in np.flatnonzero(~np.isfinite(y))[:MAX_MARKS].tolist():
+            marks.setdefault(float(x[at]), _nonfinite_name(float(y[at])))
+    return [{"x": at, "value": kind} for at, kind in sorted(marks.items())[:MAX_MARKS]]
 
 
 def _common_grid(curves: Sequence[Curve], width: int) -> np.ndarray:

@@ -250,9 +250,7 @@ class Journal:
         return path
 
     def _not_found(self, entry_id: str) -> JournalEntryNotFound:
-        return JournalEntryNotFound(
-            f"No journal entry {entry_id!r} in {self.path}; see `runlab journal ls`."
-        )
+        return JournalEntryNotFound(f"No journal entry {entry_id!r} in {self.path}.")
 
     def _is_inside(self, path: Path) -> bool:
         """False for a link that leads out of the journal folder."""

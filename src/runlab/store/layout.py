@@ -94,18 +94,27 @@ def create_store_dir(store: Path) -> None:
         ignore.write_text("# A runlab store: run folders are data, not source.\n*\n")
 
 
+# Tags are labels shown in tables, not notes: notes go in README.md.
+MAX_TAG_CHARS = 100
+
+
 def check_tags(tags: Iterable[str]) -> list[str]:
     """Return ``tags`` without repeats, or raise for one that cannot be a tag.
 
     Raises:
-        ValueError: a tag is empty, or holds a comma or a control character
-            (tables and CSV join tags with commas).
+        ValueError: a tag is empty, longer than ``MAX_TAG_CHARS``, or holds a
+            comma or a control character (tables and CSV join tags with commas).
     """
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or _BAD_TAG.search(tag):
             raise ValueError(
                 f"Tag {tag!r} is not allowed: a tag is a non-empty word without "
                 "commas or line breaks."
+            )
+        if len(tag) > MAX_TAG_CHARS:
+            raise ValueError(
+                f"Tag {tag[:20]!r}... is {len(tag)} characters long; "
+                f"a tag holds at most {MAX_TAG_CHARS}."
             )
     return list(dict.fromkeys(tags))
 
