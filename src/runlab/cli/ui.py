@@ -57,6 +57,10 @@ def ui_command(store: str | None, host: str, port: int, token: str | None) -> No
         token = secrets.token_urlsafe(24)
     sock = _bind(host, port)
 
+    # Read the runs now, so that the first page does not wait for it.
+    app = create_app(target, token=token, loopback=loopback)
+    app.state.catalog.records()
+
     # The printed URL carries the token: the first visit turns it into a cookie.
     port = sock.getsockname()[1]
     everywhere = host in ("0.0.0.0", "::", "[::]")
@@ -66,7 +70,6 @@ def ui_command(store: str | None, host: str, port: int, token: str | None) -> No
         click.echo(f"From other machines: {_url(socket.gethostname(), port, token)}")
     # Flushed now: a pipe would otherwise hold the lines while the server runs.
     sys.stdout.flush()
-    app = create_app(target, token=token, loopback=loopback)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
 
