@@ -6,7 +6,7 @@
 // points a series already holds are dropped on arrival (by step on a step
 // axis, else by x past its last x, as times grow with the steps).
 import { getJSON, getRunsInfo, isAbort } from '../api.js';
-import { showError } from '../banner.js';
+import { clearError, showError } from '../banner.js';
 import { debounce, el } from '../dom.js';
 import { createControls, readSettings } from './controls.js';
 import { colorAt } from './palette.js';
@@ -49,11 +49,14 @@ function labelsOf(runs) {
  * ({id, name, status}, colour by position) and a line to show above; they
  * are fetched when they changed (unless load is false). `beforeFetch`, if
  * given, is awaited before a control asks for new data (so the page may
- * choose the runs again, with load false).
+ * choose the runs again, with load false). `onLoad(model)`, if given, is
+ * called after each full load with metric -> entries ({run, x, y, marks,
+ * total, lastStep} for runs), or with null when the load failed.
  */
-export function createCharts(ctx, { groups = true, beforeFetch = null } = {}) {
+export function createCharts(ctx, { groups = true, beforeFetch = null, onLoad = null } = {}) {
   const charts = new ChartSet(ctx, groups);
   charts.beforeFetch = beforeFetch;
+  charts.onLoad = onLoad;
   return { element: charts.element, setRuns: (runs, note, opts) => charts.setRuns(runs, note, opts),
     setGroupKeys: (keys) => charts.controls.setGroupKeys(keys) };
 }
@@ -93,6 +96,7 @@ class ChartSet {
   }
 
   async onControl(what) {
+    clearError();
     this.settings = readSettings();
     if (what !== 'fetch') {
       this.renderPanels();
@@ -145,10 +149,12 @@ class ChartSet {
       }
       this.fetched = { settings: s, width };
       this.renderPanels();
+      this.onLoad?.(this.model);
     } catch (err) {
       if (isAbort(err) || !this.ctx.alive()) return;
       showError(err);
       this.host.dataset.chartsReady = '1';
+      this.onLoad?.(null);
     }
   }
 
@@ -316,7 +322,7 @@ function groupModel(data) {
   for (const [metric, list] of Object.entries(data.metrics ?? {})) {
     model.set(metric, list.map((g, i) => ({
       kind: 'group', label: `${g.label} (${g.runs?.length ?? 0} runs)`, color: colorAt(i), fill: colorAt(i, 0.15),
-      x: g.x, mean: g.mean, lo: g.lo, hi: g.hi, marks: [], shown: g.x.length, total: g.x.length, lastStep: null,
+      x: g.x, mean: g.mean, lo: g.lo, hi: g.hi, marks: g.marks ?? [], shown: g.x.length, total: g.x.length, lastStep: null,
     })));
   }
   return model;

@@ -7,9 +7,10 @@
 // A slot where a series has no point of its own stays `undefined`, which
 // uPlot steps over (the line joins its neighbours), while a `null` (a NaN
 // or an infinity in the run, or y <= 0 on a log axis) stays `null`, which
-// uPlot draws as a gap. So spanGaps stays false and both kinds of hole are
-// drawn right. A hand-written merge on sorted typed arrays is used instead of
-// uPlot.join, whose Set and Map cost several times more on 50 x 4,000 points.
+// uPlot draws as a gap (widened over the undefined slots around it). So
+// spanGaps stays false and both kinds of hole are drawn right. A
+// hand-written merge on sorted typed arrays is used instead of uPlot.join,
+// whose Set and Map cost several times more on 50 x 4,000 points.
 
 /**
  * Exponential moving average with debiasing (as TensorBoard does):
@@ -80,7 +81,10 @@ function lowerBound(sorted, value) {
   return lo;
 }
 
-/** Lays one series (xs, ys) on the union; missing slots stay undefined. */
+/**
+ * Lays one series (xs, ys) on the union; missing slots stay undefined,
+ * except those next to a null, which become null too (see widenGaps).
+ */
 export function placeOn(union, xs, ys) {
   const out = new Array(union.length);
   if (isSorted(xs)) {
@@ -91,6 +95,24 @@ export function placeOn(union, xs, ys) {
     }
   } else {
     for (let i = 0; i < xs.length; i++) out[lowerBound(union, xs[i])] = ys[i];
+  }
+  if (ys.includes(null)) widenGaps(out);
+  return out;
+}
+
+/**
+ * uPlot cuts a gap from the slot before a null to the slot after it, but
+ * strokes the line from the series' own point before to its own point
+ * after: when other series' x values sit between (undefined slots here),
+ * most of that joining line would show. So the undefined slots around a
+ * null become null, and the gap reaches the series' own neighbours.
+ */
+export function widenGaps(out) {
+  for (let i = 1; i < out.length; i++) {
+    if (out[i] === undefined && out[i - 1] === null) out[i] = null;
+  }
+  for (let i = out.length - 2; i >= 0; i--) {
+    if (out[i] === undefined && out[i + 1] === null) out[i] = null;
   }
   return out;
 }

@@ -1,6 +1,7 @@
 // One chart panel: a uPlot plot of one metric, with the panel's test hooks
-// (data-metric, data-series, data-shown, data-total), the "N of M points
-// shown" line and red ticks where a run logged NaN or an infinity.
+// (data-metric, data-series, data-shown, data-total, data-x-min, data-x-max),
+// the "N of M points shown" line, red ticks where a run logged NaN or an
+// infinity, and a note of the points a log axis cannot show.
 import uPlot from 'uplot';
 
 import { el } from '../dom.js';
@@ -73,10 +74,11 @@ export class Panel {
     this.shape = '';
     this.title = el('span', { class: 'panel-note' });
     this.footer = el('div', { class: 'panel-footer' });
+    this.logNote = el('div', { class: 'panel-footer log-note', hidden: true });
     this.body = el('div', { class: 'panel-plot' });
     this.element = el('div', { class: 'panel', dataset: { metric } },
       el('div', { class: 'panel-head' }, el('h4', { text: metric, title: metric }), this.title),
-      this.body, this.footer);
+      this.body, this.footer, this.logNote);
   }
 
   /** (Re)creates the plot for these entries and settings at this width. */
@@ -84,11 +86,13 @@ export class Panel {
     this.destroyPlot();
     const { parts, series, bands } = seriesFor(entries, settings);
     const opts = this.options(series, bands, settings, width);
-    this.plot = new uPlot(opts, alignParts(parts), this.body);
+    const data = alignParts(parts);
+    this.marks = marksOf(entries);
+    this.plot = new uPlot(opts, data, this.body);
     this.hideLegendRows(series);
     this.plot.over.addEventListener('dblclick', () => { this.zoomed = false; });
     this.shape = shapeOf(entries, settings);
-    this.describe(entries);
+    this.describe(entries, data[0], settings);
   }
 
   /** New data for the same series (live points): keeps the zoom if zoomed. */
@@ -98,9 +102,10 @@ export class Panel {
       return;
     }
     const { parts } = seriesFor(entries, settings);
+    const data = alignParts(parts);
     this.marks = marksOf(entries);
-    this.plot.setData(alignParts(parts), !this.zoomed);
-    this.describe(entries);
+    this.plot.setData(data, !this.zoomed);
+    this.describe(entries, data[0], settings);
   }
 
   resize(width) {
@@ -142,16 +147,21 @@ export class Panel {
     });
   }
 
-  /** Updates the test hooks, the marks note and the points line. */
-  describe(entries) {
-    this.marks = marksOf(entries);
+  /** Updates the test hooks, the notes and the points line; xs: the drawn x. */
+  describe(entries, xs, settings) {
     const shown = entries.reduce((sum, e) => sum + e.shown, 0);
     const total = entries.reduce((sum, e) => sum + e.total, 0);
-    Object.assign(this.element.dataset, { series: String(entries.length), shown: String(shown),
-      total: String(total) });
+    const dataset = this.element.dataset;
+    Object.assign(dataset, { series: String(entries.length), shown: String(shown), total: String(total) });
+    if (xs.length) Object.assign(dataset, { xMin: String(xs[0]), xMax: String(xs[xs.length - 1]) });
+    else for (const key of ['xMin', 'xMax']) delete dataset[key];
     const count = this.marks.length;
     this.title.textContent = count ? `${formatCount(count)} NaN/inf point${count === 1 ? '' : 's'}` : '';
     this.footer.textContent = `${formatCount(shown)} of ${formatCount(total)} points shown`;
+    const hidden = settings.logy ? nonPositive(entries) : 0;
+    this.logNote.hidden = hidden === 0;
+    this.logNote.textContent = hidden
+      ? `${formatCount(hidden)} point${hidden === 1 ? '' : 's'} ≤ 0 not shown on log scale` : '';
   }
 
   destroy() {
@@ -166,6 +176,15 @@ function shapeOf(entries, settings) {
 
 function marksOf(entries) {
   return entries.flatMap((e) => e.marks ?? []);
+}
+
+// The points a log axis leaves out: a run's values <= 0, a group's means <= 0.
+function nonPositive(entries) {
+  let count = 0;
+  for (const e of entries) {
+    for (const y of e.kind === 'group' ? e.mean : e.y) if (y !== null && y <= 0) count += 1;
+  }
+  return count;
 }
 
 // Small red ticks on the bottom edge of the plot at each non-finite point.

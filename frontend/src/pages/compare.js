@@ -52,7 +52,7 @@ function valueCell(value) {
 
 function differTable(runs, differ) {
   if (!differ.length) return el('p', { class: 'empty', text: 'The configs are the same.' });
-  return el('table', { class: 'grid compare' },
+  return el('table', { id: 'compare-differ', class: 'grid compare' },
     el('thead', {}, el('tr', {}, el('th', { text: 'config key' }), runHead(runs))),
     el('tbody', {}, differ.map((d) => el('tr', {}, el('td', { class: 'key', text: d.key }), (d.values ?? []).map(valueCell)))));
 }

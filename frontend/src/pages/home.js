@@ -104,6 +104,13 @@ class HomePage {
     const abort = (this.inFlight = new AbortController());
     try {
       const data = await getJSON('/api/runs', this.query(), { signal: abort.signal });
+      // Past the last page (an old link, runs removed): go to the last one.
+      const last = Math.max(1, Math.ceil(data.total / PAGE_SIZE));
+      if (this.page() > last) {
+        setParams({ page: last === 1 ? null : String(last) });
+        await this.loadTable();
+        return;
+      }
       const text = JSON.stringify(data);
       if (poll && text === this.dataText) return;
       this.data = data;
@@ -162,6 +169,7 @@ class HomePage {
   }
 
   sortBy(column, additive) {
+    clearError();
     const keys = nextSort(parseSort(param('sort')), column, additive);
     const text = formatSort(keys);
     setParams({ sort: text === '-started' ? null : text, page: null }, { push: true });
@@ -169,12 +177,14 @@ class HomePage {
   }
 
   goPage(delta) {
+    clearError();
     const page = Math.max(1, this.page() + delta);
     setParams({ page: page === 1 ? null : String(page) }, { push: true });
     this.loadTable();
   }
 
   setColumns(columns) {
+    clearError();
     setParams({ columns: columns === null ? null : columns.join(',') || null });
     this.loadTable();
   }
@@ -185,6 +195,7 @@ class HomePage {
   }
 
   select(ids, on) {
+    clearError();
     const selected = listParam('selected').filter((id) => !ids.includes(id));
     if (on) selected.push(...ids);
     setParams({ selected });

@@ -1,7 +1,7 @@
 // The journal page (/journal): new entry, then every entry newest first,
 // each with id=<entry id> (so /journal#<id> scrolls to it) and an Edit.
 import { getJSON, isAbort, sendJSON } from '../api.js';
-import { showError } from '../banner.js';
+import { clearError, showError } from '../banner.js';
 import { chip, el, setTrustedHtml } from '../dom.js';
 import { formatDateTime } from '../format.js';
 
@@ -45,6 +45,7 @@ function newEntryForm(list) {
     save.disabled = true;
     try {
       const entry = await sendJSON('POST', '/api/journal', { text: text.value, tags: parseTags(tags.value) });
+      clearError();
       document.getElementById('journal-empty')?.remove();
       list.prepend(entryView(entry));
       text.value = '';
@@ -83,6 +84,7 @@ function editEntry(node, entry) {
     save.disabled = true;
     try {
       const updated = await sendJSON('PUT', `/api/journal/${encodeURIComponent(entry.id)}`, { text: text.value, tags: parseTags(tags.value) });
+      clearError();
       node.replaceWith(entryView(updated));
     } catch (err) {
       showError(err);

@@ -1,7 +1,7 @@
 // The editable parts of the run page: tags (chips with an x and an input)
 // and notes (rendered Markdown with Edit, Save and Cancel).
 import { sendJSON } from '../api.js';
-import { showError } from '../banner.js';
+import { clearError, showError } from '../banner.js';
 import { chip, el, runHref, setTrustedHtml } from '../dom.js';
 
 /** The tag editor (#tags, #tag-input); saves with PUT /api/runs/{id}/tags. */
@@ -19,6 +19,7 @@ export function tagEditor(runId, initialTags) {
     try {
       const answer = await sendJSON('PUT', `/api/runs/${encodeURIComponent(runId)}/tags`, { tags: next });
       tags = answer.tags ?? next;
+      clearError();
       render();
       return true;
     } catch (err) {
@@ -73,6 +74,7 @@ export function notesEditor(runId, notes, notesHtml) {
     try {
       const answer = await sendJSON('PUT', `${apiRun(runId)}/notes`, { text: text.value });
       raw = answer.notes ?? text.value;
+      clearError();
       show(answer.notes_html ?? '');
       editing(false);
     } catch (err) {

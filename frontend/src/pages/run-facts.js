@@ -16,6 +16,30 @@ export function metricsTable(metrics) {
   return el('table', { class: 'grid' }, el('thead', {}, head), el('tbody', {}, rows));
 }
 
+/**
+ * Summaries of the run's charted series (charts model: metric -> entries).
+ * Exact though the series are thinned: thinning keeps each bucket's first,
+ * last, lowest and highest point, and `total` counts the points on disk.
+ */
+export function summariesFromCharts(model, runId) {
+  const out = {};
+  for (const [name, entries] of model) {
+    const e = entries.find((entry) => entry.run === runId);
+    if (!e || !e.x.length) continue;
+    let min = null;
+    let max = null;
+    for (const y of e.y) {
+      if (y === null || y === undefined) continue;
+      if (min === null || y < min) min = y;
+      if (max === null || y > max) max = y;
+    }
+    const lastX = e.x[e.x.length - 1];
+    const last = e.y[e.y.length - 1] ?? e.marks.findLast((m) => m.x === lastX)?.value ?? null;
+    out[name] = { last, min, max, count: e.total, last_step: e.lastStep };
+  }
+  return out;
+}
+
 /** The files of the run folder with download links, and the checkpoints. */
 export function filesSection(runId, files, checkpoints) {
   const list = files ?? [];
