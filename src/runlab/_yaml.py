@@ -40,6 +40,7 @@ from runlab.errors import ConfigError
 __all__ = [
     "dump_config",
     "dumps_config",
+    "key_lines",
     "load_config",
     "loads_config",
     "loads_flow_value",
@@ -294,6 +295,36 @@ def _short_tag(tag: str | None) -> str:
 
 def _dotted(path: Sequence[str]) -> str:
     return ".".join(path)
+
+
+def key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Return the 1-based line of every mapping key in ``text``, by key path.
+
+    The path is the keys from the top down, as :func:`loads_config` spells
+    them (``("parameters", "optim.lr")``); keys inside lists and merge keys
+    are left out, and a mapping reached twice through an alias lists its keys
+    under one path only. Call it on text :func:`loads_config` has accepted;
+    other text gives ``{}``.
+    """
+    try:
+        root = _yaml_reader().compose(text)
+    except YAMLError:
+        return {}
+    lines: dict[tuple[str, ...], int] = {}
+    pending: list[tuple[Node, tuple[str, ...]]] = [(root, ())]
+    seen: set[int] = set()
+    while pending:
+        node, path = pending.pop()
+        # An alias repeats a node: walk it once, which also ends alias loops.
+        if not isinstance(node, MappingNode) or id(node) in seen:
+            continue
+        seen.add(id(node))
+        for key_node, value_node in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != _MERGE:
+                key_path = (*path, str(key_node.value))
+                lines.setdefault(key_path, key_node.start_mark.line + 1)
+                pending.append((value_node, key_path))
+    return lines
 
 
 # -- dumping -------------------------------------------------------------------

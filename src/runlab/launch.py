@@ -32,7 +32,7 @@ from runlab.store import layout
 from runlab.store.buffer import MetricBuffer
 from runlab.store.store import Store
 
-__all__ = ["HOOK_DIR", "launch"]
+__all__ = ["HOOK_DIR", "die_with_parent", "launch"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ def launch(
     notes: str | None = None,
     system_metrics: bool = True,
     extra: dict[str, Any] | None = None,
+    on_created: Callable[[str], None] | None = None,
 ) -> tuple[str, int]:
     """Run ``command`` as a new tracked run; return the run id and exit code.
 
@@ -56,12 +57,15 @@ def launch(
     reported before anything is written to the store. SIGTERM and SIGINT are
     held from before the run folder exists until its final status is written,
     so a signal never leaves a run marked ``running`` (see :class:`_Signals`).
+    ``on_created`` is called with the run id once its folder exists.
     """
     with _Signals() as signals:
         owner = RunOwner.create(
             store, config=config, name=name, tags=tags, notes=notes,
             command=list(command), extra=extra,
         )  # fmt: skip
+        if on_created is not None:
+            on_created(owner.run_id)
         with open(owner.path / layout.LOG_FILE, "ab", buffering=0) as log_file:
             # The child starts before any thread of ours exists, so that the
             # hook that ties its life to ours runs in a single-threaded fork.
@@ -158,7 +162,7 @@ def _spawn(
     try:
         child = subprocess.Popen(
             list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, preexec_fn=_die_with_parent(),
+            stderr=subprocess.PIPE, preexec_fn=die_with_parent(),
         )  # fmt: skip
     except OSError as err:
         return None, (127, "failed", _report_no_start(command, err, log_file))
@@ -166,7 +170,7 @@ def _spawn(
     return child, (0, "running", None)
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def die_with_parent() -> Callable[[], None] | None:
     """A pre-exec hook asking Linux to send the child SIGTERM if we die.
 
     Without it a ``kill -9`` of the wrapper leaves the training running,

@@ -22,6 +22,7 @@ COMMANDS = [
     "rm",
     "reindex",
     "doctor",
+    "sweep",
     "ui",
 ]
 

@@ -30,6 +30,7 @@ COMMANDS = {
         "Rebuild the index from the run folders.",
     ),
     "doctor": ("runlab.cli.doctor", "doctor_command", "Check a store; repair it."),
+    "sweep": ("runlab.cli.sweep", "sweep_group", "Run, resume and list sweeps."),
     "ui": ("runlab.cli.ui", "ui_command", "Serve the web page of a store."),
 }
 

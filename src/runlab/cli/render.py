@@ -44,6 +44,7 @@ def public_record(record: dict[str, Any]) -> dict[str, Any]:
         "tags": list(record.get("tags") or []),
         "experiment": record.get("experiment"),
         "sweep": record.get("sweep"),
+        "trial": record.get("trial"),
         "branch": record.get("branch"),
         "commit": record.get("commit"),
         "host": record.get("host"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,10 @@ class _DashDashCommand(click.Command):
     help="The experiment the run belongs to (filter: experiment = NAME).",
 )
 @click.option("--notes", help="A first paragraph for the run's README.md.")
+# Set by `runlab sweep` for each trial it starts; hidden from the help.
+@click.option("--sweep", "sweep_id", hidden=True)
+@click.option("--trial", "trial_index", type=int, hidden=True)
+@click.option("--id-file", type=click.Path(dir_okay=False), hidden=True)
 @click.option(
     "--no-system-metrics",
     is_flag=True,
@@ -60,6 +65,9 @@ def run_command(
     tags: tuple[str, ...],
     experiment: str | None,
     notes: str | None,
+    sweep_id: str | None,
+    trial_index: int | None,
+    id_file: str | None,
     no_system_metrics: bool,
     store: str | None,
 ) -> None:
@@ -87,19 +95,33 @@ def run_command(
     quiet = bool(ctx.find_root().params.get("quiet"))
     if not quiet:
         click.echo(f"runlab: run in {target.path}", err=True)
-    how = {
+    how: dict[str, Any] = {
         "config_file": str(Path(config_path).resolve()) if config_path else None,
         "overrides": list(overrides),
         "invocation": ["runlab", *sys.argv[1:]],
         "experiment": experiment,
     }
+    if sweep_id is not None:
+        how.update(sweep=sweep_id, trial=trial_index)
     run_id, code = launch(
         target, command, config=config, name=name, tags=tags, notes=notes,
         system_metrics=not no_system_metrics and _env_allows_sampling(), extra=how,
+        on_created=_id_writer(id_file),
     )  # fmt: skip
     if not quiet:
         click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
     sys.exit(code)
+
+
+def _id_writer(path: str | None) -> Callable[[str], None] | None:
+    """Write the new run's id to ``path`` (how `runlab sweep` learns it)."""
+    if path is None:
+        return None
+
+    def write(run_id: str) -> None:
+        Path(path).write_text(run_id + "\n", encoding="utf-8")
+
+    return write
 
 
 def _env_allows_sampling() -> bool:

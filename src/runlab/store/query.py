@@ -68,7 +68,8 @@ Test = Callable[[Any], bool]
 RESERVED_FIELDS = frozenset(
     {
         "id", "name", "status", "started", "ended", "duration",
-        "tags", "experiment", "sweep", "branch", "commit", "host", "exit_code",
+        "tags", "experiment", "sweep", "trial", "branch", "commit", "host",
+        "exit_code",
     }
 )  # fmt: skip
 METRIC_SUMMARIES = frozenset(["last", "min", "max", "count", "last_step"])

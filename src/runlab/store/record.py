@@ -65,7 +65,7 @@ def build_record(run_dir: Path) -> dict[str, Any]:
 def _from_meta(meta: dict[str, Any]) -> dict[str, Any]:
     keys = (
         "name", "status", "started", "ended", "heartbeat", "heartbeat_interval",
-        "host", "pid", "pid_start", "experiment", "sweep", "command", "cwd",
+        "host", "pid", "pid_start", "experiment", "sweep", "trial", "command", "cwd",
         "exit_code", "reproduces", "error",
     )  # fmt: skip
     record = {key: meta.get(key) for key in keys}

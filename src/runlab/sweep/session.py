@@ -1,0 +1,181 @@
+"""Start or resume a sweep from the command line: plan, executor, progress bar."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from runlab.store.store import Store
+from runlab.sweep.executor import Executor, LocalExecutor
+from runlab.sweep.runner import SweepRunner
+from runlab.sweep.spec import SweepSpec, load_sweep, loads_sweep
+from runlab.sweep.state import (
+    DONE_STATES,
+    SweepState,
+    TrialState,
+    create_sweep,
+    read_sweep,
+)
+
+__all__ = ["make_executor", "resume_sweep", "start_sweep"]
+
+OPTUNA_FILE = "optuna.sqlite"
+
+
+def start_sweep(
+    store: Store,
+    file: Path,
+    *,
+    parallel: int = 1,
+    gpus: Sequence[str] = (),
+    executor: str = "local",
+    address: str | None = None,
+    retries: int = 0,
+    progress: bool = True,
+) -> SweepState:
+    """Read ``file``, plan its trials, and run them all.
+
+    Raises:
+        ConfigError: the sweep file (or its base config) is wrong; nothing
+            was written to the store.
+        SweepInterrupted: stopped by Ctrl-C or SIGTERM; the state is saved.
+    """
+    from runlab.sweep.plan import plan_trials
+
+    spec = load_sweep(file)
+    points = [] if spec.method == "optuna" else plan_trials(spec)
+    state = create_sweep(
+        store.path,
+        file_text=file.read_text(encoding="utf-8"),
+        file=str(file.resolve()),
+        method=spec.method,
+        name=spec.name,
+        trials=[TrialState(p.index, dict(p.params), p.seed) for p in points],
+        executor=executor,
+        cwd=os.getcwd(),
+    )
+    runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
+    return _run(runner, progress)
+
+
+def resume_sweep(
+    store: Store,
+    ref: str,
+    *,
+    parallel: int = 1,
+    gpus: Sequence[str] = (),
+    executor: str = "local",
+    address: str | None = None,
+    retries: int = 0,
+    progress: bool = True,
+) -> SweepState:
+    """Run the trials of sweep ``ref`` that did not finish (see docs/sweeps.md)."""
+    state = read_sweep(store.path, ref)
+    text = (state.folder / "sweep.yaml").read_text(encoding="utf-8")
+    spec = loads_sweep(text, Path(state.file))
+    for trial in state.trials:
+        # A trial still marked running lost its runner: it did not finish.
+        if trial.state == "running":
+            trial.state = "killed"
+    state.save()
+    runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
+    return _run(runner, progress)
+
+
+def make_executor(
+    kind: str,
+    *,
+    parallel: int,
+    gpus: Sequence[str] = (),
+    gpus_per_trial: int = 1,
+    address: str | None = None,
+) -> Executor:
+    """The executor named ``kind`` ("local" or "ray")."""
+    if kind == "ray":
+        from runlab.sweep.ray_executor import RayExecutor
+
+        assert address is not None
+        wanted = gpus_per_trial if gpus else 0
+        return RayExecutor(address, parallel, gpus_per_trial=wanted)
+    return LocalExecutor(parallel, gpus, gpus_per_trial)
+
+
+def _runner(
+    store: Store,
+    spec: SweepSpec,
+    state: SweepState,
+    executor: str,
+    address: str | None,
+    parallel: int,
+    gpus: Sequence[str],
+    retries: int,
+) -> SweepRunner:
+    search = None
+    if spec.method == "optuna":
+        from runlab.sweep.search import OptunaSearch
+
+        search = OptunaSearch(spec, state.folder / OPTUNA_FILE)
+    chosen = make_executor(
+        executor, parallel=parallel, gpus=gpus,
+        gpus_per_trial=spec.gpus_per_trial, address=address,
+    )  # fmt: skip
+    state.executor = chosen.name
+    return SweepRunner(store, spec, state, chosen, retries=retries, search=search)
+
+
+def _run(runner: SweepRunner, progress: bool) -> SweepState:
+    if not progress:
+        return runner.run()
+    with _ProgressBar(_planned(runner)) as bar:
+        runner.progress = bar.update
+        return runner.run()
+
+
+def _planned(runner: SweepRunner) -> int:
+    if runner.spec.method == "optuna":
+        return max(runner.spec.trials or 0, len(runner.state.trials))
+    return len(runner.state.trials)
+
+
+class _ProgressBar:
+    """Done / running / failed / left, and the time left, on stderr."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.total = total
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+        )
+        self.task = self.progress.add_task("sweep", total=total)
+
+    def __enter__(self) -> _ProgressBar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.progress.stop()
+
+    def update(self, state: SweepState) -> None:
+        counts = state.counts()
+        done = sum(counts[s] for s in DONE_STATES) + counts["failed"]
+        left = max(0, self.total - done - counts["running"])
+        text = (
+            f"{done}/{self.total} done · {counts['running']} running · "
+            f"{counts['failed']} failed · {left} left"
+        )
+        self.progress.update(self.task, completed=done, description=text)
