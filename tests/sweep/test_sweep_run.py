@@ -337,3 +337,30 @@ def test_optuna_sweep_of_12_trials_finds_the_known_best(
     assert (winner.params["x"] - 2) ** 2 + (
         winner.params["y"] + 1
     ) ** 2 == pytest.approx(best)
+
+
+def test_flags_reach_an_unmodified_argparse_script(
+    runlab_cli: Callable[..., Any], tmp_path: Path, store: Path
+) -> None:
+    script = DIGITS.parent / "argparse_script" / "train.py"
+    sweep = sweep_file(
+        tmp_path,
+        f"""\
+        command: {PY} {script}
+        method: grid
+        args: flags
+        parameters:
+          lr: [0.01, 0.2]
+          epochs: 3
+        """,
+    )
+
+    ok(runlab_cli("sweep", str(sweep), timeout=300))
+
+    runs = sweep_runs(store, only_sweep(store).id)
+    assert [(r["config"]["lr"], r["config"]["epochs"]) for r in runs] == [
+        (0.01, 3),
+        (0.2, 3),
+    ]
+    invocations = [open_store(store).load_run(r["id"]).meta["command"] for r in runs]
+    assert invocations[0][-2:] == ["--lr=0.01", "--epochs=3"]
