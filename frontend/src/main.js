@@ -11,12 +11,16 @@ import { renderCompare } from './pages/compare.js';
 import { renderHome } from './pages/home.js';
 import { renderJournal } from './pages/journal.js';
 import { renderRun } from './pages/run.js';
+import { renderSweep } from './pages/sweep.js';
+import { renderSweeps } from './pages/sweeps.js';
 
 const routes = [
   [/^\/$/, renderHome],
   [/^\/runs\/([^/]+)\/?$/, renderRun],
   [/^\/compare\/?$/, renderCompare],
   [/^\/journal\/?$/, renderJournal],
+  [/^\/sweeps\/?$/, renderSweeps],
+  [/^\/sweeps\/([^/]+)\/?$/, renderSweep],
 ];
 
 let current = null;
@@ -74,9 +78,14 @@ function route() {
 
 function markNav(path) {
   for (const a of document.querySelectorAll('#topbar nav a')) {
-    const here = a.dataset.section === (path.startsWith('/journal') ? 'journal' : 'runs');
+    const here = a.dataset.section === sectionOf(path);
     a.classList.toggle('active', here);
   }
+}
+
+function sectionOf(path) {
+  if (path.startsWith('/journal')) return 'journal';
+  return path.startsWith('/sweeps') ? 'sweeps' : 'runs';
 }
 
 // Links to pages of this app are followed without a reload; downloads,
@@ -104,6 +113,7 @@ function renderTopbar() {
     link('/', 'runlab', { class: 'brand' }),
     el('nav', {},
       link('/', 'Runs', { dataset: { section: 'runs' } }),
+      link('/sweeps', 'Sweeps', { dataset: { section: 'sweeps' } }),
       link('/journal', 'Journal', { dataset: { section: 'journal' } })),
     store,
   );

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runlab.errors import RunlabError
-from runlab.server import charts, compare, journal, run_page, runs
+from runlab.server import charts, compare, journal, run_page, runs, sweeps
 from runlab.server._http import HTTPError, JSONResponse, error_response
 from runlab.server.catalog import RunCatalog
 from runlab.server.security import SecurityGuard
@@ -56,6 +56,8 @@ def create_app(
         Route("/runs/{run_id}", _page),
         Route("/compare", _page),
         Route("/journal", _page),
+        Route("/sweeps", _page),
+        Route("/sweeps/{sweep_id}", _page),
         Route("/-/info", _info),
         Route("/api/runs", runs.list_runs),
         Route("/api/columns", runs.list_columns),
@@ -72,6 +74,8 @@ def create_app(
         Route("/api/journal", journal.post_entry, methods=["POST"]),
         Route("/api/journal/{entry_id}", journal.get_entry),
         Route("/api/journal/{entry_id}", journal.put_entry, methods=["PUT"]),
+        Route("/api/sweeps", sweeps.list_sweeps),
+        Route("/api/sweeps/{sweep_id}", sweeps.get_sweep),
         Mount("/static", StaticFiles(directory=static_dir, check_dir=False)),
     ]
     app = Starlette(
