@@ -38,7 +38,13 @@ from urllib.parse import unquote, urlsplit
 from runlab import _json
 from runlab._atomic import write_text_atomic
 
-__all__ = ["capture_environment", "read_environment"]
+__all__ = [
+    "capture_environment",
+    "format_requirements",
+    "list_packages",
+    "package_differences",
+    "read_environment",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +196,38 @@ def format_requirements(packages: list[dict[str, Any]]) -> str:
         lines.append(f"# {pinned} installed editable{at}")
         lines.append(f"-e {package['source']}")
     return "".join(line + "\n" for line in lines)
+
+
+def package_differences(
+    before: list[dict[str, Any]], after: list[dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """What changed from the packages ``before`` to ``after`` (both as listed).
+
+    Returns ``added`` and ``removed`` (``name``, ``version``) and ``changed``
+    (``name``, ``before``, ``after``: versions, with the commit of an editable
+    or VCS install when it differs), each sorted by name.
+    """
+    old = {_normalise(p["name"]): p for p in before}
+    new = {_normalise(p["name"]): p for p in after}
+    added = [_brief(new[k]) for k in sorted(new.keys() - old.keys())]
+    removed = [_brief(old[k]) for k in sorted(old.keys() - new.keys())]
+    changed = []
+    for key in sorted(old.keys() & new.keys()):
+        was, now = _pin(old[key]), _pin(new[key])
+        if was != now:
+            changed.append({"name": new[key]["name"], "before": was, "after": now})
+    return {"added": added, "removed": removed, "changed": changed}
+
+
+def _brief(package: dict[str, Any]) -> dict[str, Any]:
+    return {"name": package["name"], "version": _pin(package)}
+
+
+def _pin(package: dict[str, Any]) -> str:
+    commit = package.get("commit")
+    return (
+        f"{package['version']} ({commit[:12]})" if commit else str(package["version"])
+    )
 
 
 def _normalise(name: str) -> str:
