@@ -76,6 +76,9 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str
     mp.setenv("RUNLAB_SYSTEM_METRICS", "0")
     mp.delenv("RUNLAB_RUN_DIR", raising=False)
     path = tmp_path_factory.mktemp("ui") / "experiments"
+    # Outside any repository: the runs must not capture this checkout's git.
+    mp.chdir(path.parent)
+    mp.setenv("GIT_CEILING_DIRECTORIES", str(path.parent))
     try:
         ids = make_demo_store(path)
     finally:

@@ -108,3 +108,12 @@ def test_groups_break_where_a_run_went_non_finite(
         {"x": 1.0, "value": "NaN"},
         {"x": 2.0, "value": "Infinity"},
     ]
+
+
+def test_groups_by_branch_use_the_run_record(client: TestClient, ids: dict) -> None:
+    runs = ",".join(ids[n] for n in ("lr0.1-s1", "lr0.01-s1"))
+    params = {"runs": runs, "metrics": "train/loss", "by": "branch"}
+    [group] = client.get("/api/groups", params=params).json()["metrics"]["train/loss"]
+    # The demo runs were made outside any repository: one group, branch null.
+    assert group["key"] == {"branch": None}
+    assert sorted(group["runs"]) == sorted(runs.split(","))

@@ -27,6 +27,8 @@ logger = logging.getLogger(__name__)
 X_KINDS = ("step", "time", "relative")
 BANDS = ("minmax", "std")
 MAX_RUNS = 100
+# Fields of a run, not of its config, that runs may be grouped by.
+RECORD_KEYS = frozenset(["branch", "commit", "experiment", "host", "status", "sweep"])
 
 
 def get_series(request: Request) -> JSONResponse:
@@ -165,6 +167,10 @@ def _group_runs(
 ) -> dict[tuple[Any, ...], list[Record]]:
     groups: dict[tuple[Any, ...], list[Record]] = {}
     for record in records:
-        key = thinning.group_key(record.get("config_flat") or {}, by)
+        if by in RECORD_KEYS:
+            # Runs grouped by where they came from: their branch, say.
+            key: tuple[Any, ...] = ((by, record.get(by)),)
+        else:
+            key = thinning.group_key(record.get("config_flat") or {}, by)
         groups.setdefault(key, []).append(record)
     return groups
