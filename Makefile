@@ -64,3 +64,9 @@ bench-ui: venv frontend
 	test -x bench/.venv-runs/bin/python || $(PYTHON) -m venv bench/.venv-runs
 	bench/.venv-runs/bin/python -m pip install -q -e .
 	$(BIN)/python bench/ui.py
+
+# What `runlab sweep` adds to each trial (about 20 s): its section of docs/benchmarks.md.
+.PHONY: bench-sweep
+bench-sweep: venv
+	$(PIP) install -q -e .
+	$(BIN)/python bench/sweep.py

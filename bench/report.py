@@ -541,18 +541,18 @@ def chart(results: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-# bench/ui.py owns the section from this heading to the end of the document.
-UI_SECTION = "## The web page (`make bench-ui`)"
+# bench/sweep.py and bench/ui.py own their sections, at the end of the document.
+KEPT_SECTIONS = ("## Sweeps (`make bench-sweep`)", "## The web page (`make bench-ui`)")
 
 
 def _kept_tail(doc: Path) -> str:
-    """The web page's section of the current document, kept across rewrites."""
+    """The sections other benchmarks wrote, kept across rewrites."""
     try:
         text = doc.read_text()
     except FileNotFoundError:
         return ""
-    at = text.find(UI_SECTION)
-    return "" if at < 0 else "\n" + text[at:]
+    found = [at for at in (text.find(h) for h in KEPT_SECTIONS) if at >= 0]
+    return "\n" + text[min(found) :] if found else ""
 
 
 def write(
