@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("runlab_env")
 
 PUBLIC_FIELDS = [
     "id", "name", "status", "started", "ended", "duration", "tags", "experiment",
-    "sweep", "branch", "commit", "host", "exit_code", "config", "metrics",
+    "sweep", "trial", "branch", "commit", "host", "exit_code", "config", "metrics",
 ]  # fmt: skip
 
 
