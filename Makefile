@@ -28,7 +28,7 @@ demo: venv frontend
 	PATH="$(abspath $(BIN)):$$PATH" DEMO_STORE="$(DEMO_STORE)" bash examples/demo.sh
 
 test: venv frontend
-	$(PIP) install -q -e ".[test,dev,torch]"
+	$(PIP) install -q -e ".[test,dev,torch,ray]"
 	$(BIN)/python -m pytest
 
 lint: venv
