@@ -32,6 +32,17 @@ RunlabPopen = Callable[..., "subprocess.Popen[str]"]
 _LEAKY = ("RUNLAB_RUN_DIR", "RANK", "LOCAL_RANK", "RUNLAB_ALL_RANKS", "RUNLAB_URI")
 
 
+@pytest.fixture(autouse=True)
+def _outside_this_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Every test runs in its own folder, where git finds no repository above.
+
+    Runs capture git from the working directory and leave a snapshot ref in
+    the repository they find: never in this checkout.
+    """
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     """The store folder of the test; runs are created in it on first use."""

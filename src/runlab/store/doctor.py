@@ -248,9 +248,14 @@ def _is_entry(line: bytes) -> bool:
 
 def _check_temp_files(root: Path, now: float) -> list[Finding]:
     findings = []
+    # Reproductions are git worktrees of the user's code: not the store's files.
+    worktrees = root / layout.INDEX_DIR / "reproduce"
     for folder, dirs, files in os.walk(root):
         if Path(folder) == root and layout.TRASH_DIR in dirs:
             dirs.remove(layout.TRASH_DIR)
+        if Path(folder) == worktrees:
+            dirs.clear()
+            continue
         dirs.sort()
         for name in sorted(files):
             path = Path(folder) / name
