@@ -50,6 +50,7 @@ def launch(
     system_metrics: bool = True,
     extra: dict[str, Any] | None = None,
     on_created: Callable[[str], None] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> tuple[str, int]:
     """Run ``command`` as a new tracked run; return the run id and exit code.
 
@@ -57,8 +58,12 @@ def launch(
     reported before anything is written to the store. SIGTERM and SIGINT are
     held from before the run folder exists until its final status is written,
     so a signal never leaves a run marked ``running`` (see :class:`_Signals`).
-    ``on_created`` is called with the run id once its folder exists.
+    ``on_created`` is called with the run id once its folder exists. ``cwd``
+    is the folder the command runs in, and git is captured from (default:
+    this process's); run.json records it.
     """
+    if cwd is not None:
+        extra = {**(extra or {}), "cwd": os.fspath(cwd)}
     with _Signals() as signals:
         owner = RunOwner.create(
             store, config=config, name=name, tags=tags, notes=notes,
@@ -69,8 +74,8 @@ def launch(
         with open(owner.path / layout.LOG_FILE, "ab", buffering=0) as log_file:
             # The child starts before any thread of ours exists, so that the
             # hook that ties its life to ours runs in a single-threaded fork.
-            child, failure = _spawn(owner.path, command, signals, log_file)
-            owner.start_capture()
+            child, failure = _spawn(owner.path, command, signals, log_file, cwd)
+            owner.start_capture(cwd)
             owner.start_heartbeat()
             sampler = _start_sampler(owner.path) if system_metrics else None
             outcome = _supervise(child, signals, log_file) if child else failure
@@ -153,7 +158,11 @@ Outcome = tuple[int, str, str | None]
 
 
 def _spawn(
-    run_dir: Path, command: Sequence[str], signals: _Signals, log_file: BinaryIO
+    run_dir: Path,
+    command: Sequence[str],
+    signals: _Signals,
+    log_file: BinaryIO,
+    cwd: str | os.PathLike[str] | None = None,
 ) -> tuple[subprocess.Popen[bytes] | None, Outcome]:
     """Start the child; on failure return None and the outcome to record."""
     if signals.received:
@@ -162,7 +171,7 @@ def _spawn(
     try:
         child = subprocess.Popen(
             list(command), env=_child_env(run_dir), stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, preexec_fn=die_with_parent(),
+            stderr=subprocess.PIPE, preexec_fn=die_with_parent(), cwd=cwd,
         )  # fmt: skip
     except OSError as err:
         return None, (127, "failed", _report_no_start(command, err, log_file))

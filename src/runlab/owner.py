@@ -162,9 +162,13 @@ class RunOwner:
         self._index()
         from runlab.capture.environment import capture_environment
         from runlab.capture.git import capture_git
+        from runlab.capture.snapshot import snapshot_code
 
+        code_dir = self.path / layout.CODE_DIR
         try:
-            capture_git(cwd, self.path / layout.CODE_DIR, exclude=[self.store.path])
+            capture_git(cwd, code_dir, exclude=[self.store.path])
+            # After capture_git, whose git.json the snapshot's facts join.
+            snapshot_code(cwd, code_dir, self.run_id, exclude=[self.store.path])
             capture_environment(self.path / layout.ENV_DIR)
         except Exception as err:  # capture must never take the run down
             logger.warning(

@@ -4,7 +4,7 @@
 
 - ``environment.json``: the facts it returns, with the keys ``python``,
   ``packages``, ``platform``, ``host``, ``cpu``, ``memory_total_bytes``,
-  ``gpus``, ``cuda_visible_devices`` and ``container``;
+  ``gpus``, ``cuda``, ``cuda_visible_devices``, ``container`` and ``conda``;
 - ``requirements.txt``: one ``name==version`` line per installed distribution,
   sorted by name. An editable install is written as a comment line with its
   version followed by ``-e <source>`` where its source is known.
@@ -17,7 +17,8 @@ Distributions whose metadata lacks a name or a version are left out.
 The capture never raises for a problem of the environment: a fact that cannot be
 read is recorded as None (or an empty list) and logged at DEBUG. It takes a few
 tens of milliseconds, plus up to a second for ``nvidia-smi`` when NVML's Python
-bindings are not installed.
+bindings are not installed. It never imports torch: torch's CUDA version is read
+only from a torch the process has already imported.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import json
 import logging
 import os
 import platform
+import re
 import shutil
 import socket
 import subprocess
@@ -37,12 +39,15 @@ from urllib.parse import unquote, urlsplit
 
 from runlab import _json
 from runlab._atomic import write_text_atomic
+from runlab.capture.git import strip_credentials
 
 __all__ = [
     "capture_environment",
+    "detect_container",
     "format_requirements",
     "list_packages",
     "package_differences",
+    "read_cuda",
     "read_environment",
 ]
 
@@ -55,7 +60,25 @@ _MIB = 1024 * 1024
 # podman and systemd-nspawn name their container in a lower-case variable.
 _CONTAINER_VAR = "container"
 _NVIDIA_SMI_QUERY = "index,name,memory.total,driver_version"
+# nvidia-smi prints the highest CUDA version its driver supports only in its banner.
+_SMI_CUDA = re.compile(r"CUDA Version:\s*([0-9][0-9.]*)")
 
+# Where containers leave their traces; module constants so that tests can point
+# them at files of their own.
+CONTAINERENV_PATH = Path("/run/.containerenv")
+DOCKERENV_PATH = Path("/.dockerenv")
+CGROUP_PATH = Path("/proc/1/cgroup")
+MOUNTINFO_PATH = Path("/proc/self/mountinfo")
+K8S_NAMESPACE_PATH = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+# Variables that launchers, CI systems and image builds commonly set.
+_IMAGE_VARS = ("CONTAINER_IMAGE", "IMAGE_NAME", "DOCKER_IMAGE")
+_DIGEST_VARS = ("CONTAINER_IMAGE_DIGEST", "IMAGE_DIGEST")
+_DOCKER_ID = re.compile(r"/docker/containers/([0-9a-f]{64})/|docker[-/]([0-9a-f]{64})")
+
+
+# Keys every package entry has, even when None.
+_KEPT = frozenset({"name", "version", "editable", "source"})
+_REMOTE_KEYS = r"^remote\..*\.url$"
 
 CONDA_FILE = "conda.yaml"
 CONDA_TIMEOUT_S = 30.0
@@ -118,6 +141,7 @@ def capture_environment(env_dir: str | os.PathLike[str]) -> dict[str, Any]:
         OSError: ``env_dir`` cannot be created or written.
     """
     packages = list_packages()
+    gpus = list_gpus()
     info: dict[str, Any] = {
         "python": {
             "version": platform.python_version(),
@@ -129,7 +153,8 @@ def capture_environment(env_dir: str | os.PathLike[str]) -> dict[str, Any]:
         "host": socket.gethostname(),
         "cpu": {"count": os.cpu_count(), "model": _read_cpu_model()},
         "memory_total_bytes": _read_memory_total(),
-        "gpus": list_gpus(),
+        "gpus": gpus,
+        "cuda": read_cuda(gpus),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "container": detect_container(),
         "conda": read_conda(Path(env_dir)),
@@ -167,9 +192,13 @@ def list_packages() -> list[dict[str, Any]]:
     """Return the installed distributions, sorted by lower-cased name.
 
     Each entry has ``name``, ``version``, ``editable`` and ``source`` (the URL
-    or local path it was installed from, when recorded in ``direct_url.json``);
-    an editable install from a git work tree, or a VCS install, adds ``commit``.
-    When a name is installed twice on ``sys.path``, the one imported wins.
+    or local path it was installed from, when recorded in ``direct_url.json``).
+    An editable install from a git work tree adds ``commit``, ``remote`` (the
+    URL of its ``origin``, else of its first remote, without credentials) and
+    ``subdirectory`` (its folder inside the work tree) where known. A VCS install
+    adds ``vcs`` (``git``, ``hg``, ...), ``commit`` and ``subdirectory`` where
+    recorded. Keys that would be empty are left out. When a name is installed
+    twice on ``sys.path``, the one imported wins.
     """
     seen: dict[str, dict[str, Any]] = {}
     for dist in importlib.metadata.distributions():
@@ -250,12 +279,16 @@ def _describe(
     dir_info = direct.get("dir_info") or {}
     entry["editable"] = bool(dir_info.get("editable"))
     vcs_info = direct.get("vcs_info") or {}
-    commit = vcs_info.get("commit_id")
-    if commit is None and entry["editable"] and entry["source"]:
-        commit = _read_commit(entry["source"])
-    if commit:
-        entry["commit"] = str(commit)
-    return entry
+    if vcs_info:
+        entry["vcs"] = str(vcs_info.get("vcs") or "git")
+        commit = vcs_info.get("commit_id")
+        entry["commit"] = str(commit) if commit else None
+        entry["subdirectory"] = direct.get("subdirectory")
+    elif entry["editable"] and entry["source"]:
+        entry.update(_read_checkout(entry["source"]))
+    return {
+        key: value for key, value in entry.items() if value is not None or key in _KEPT
+    }
 
 
 def _read_direct_url(dist: importlib.metadata.Distribution) -> dict[str, Any] | None:
@@ -279,13 +312,39 @@ def _url_to_source(url: str) -> str:
     return unquote(parts.path)
 
 
-def _read_commit(source: str) -> str | None:
-    """Return the commit checked out at an editable install's source folder."""
+def _read_checkout(source: str) -> dict[str, str]:
+    """Return commit, remote and subdirectory of the git work tree at ``source``.
+
+    Empty when ``source`` is no folder, git is missing, or the tree has no commit.
+    """
     if not os.path.isdir(source) or shutil.which("git") is None:
-        return None
+        return {}
+    commit = _git_output(source, "rev-parse", "-q", "--verify", "HEAD")
+    if not commit:
+        return {}
+    found = {"commit": commit}
+    remote = _pick_remote(_git_output(source, "config", "--get-regexp", _REMOTE_KEYS))
+    if remote:
+        found["remote"] = strip_credentials(remote)
+    prefix = _git_output(source, "rev-parse", "--show-prefix")
+    if prefix:
+        found["subdirectory"] = prefix.rstrip("/")
+    return found
+
+
+def _pick_remote(config: str | None) -> str | None:
+    """Return origin's URL from ``git config`` lines, else the first remote's."""
+    urls = dict(
+        line.split(" ", 1) for line in (config or "").splitlines() if " " in line
+    )
+    return urls.get("remote.origin.url") or next(iter(urls.values()), None)
+
+
+def _git_output(folder: str, *args: str) -> str | None:
+    """Return what git printed in ``folder``, stripped, or None when it failed."""
     try:
         proc = subprocess.run(
-            ["git", "-C", source, "rev-parse", "-q", "--verify", "HEAD"],
+            ["git", "-C", folder, *args],
             capture_output=True,
             stdin=subprocess.DEVNULL,
             env={**os.environ, "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"},
@@ -293,8 +352,8 @@ def _read_commit(source: str) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    commit = proc.stdout.decode("ascii", "replace").strip()
-    return commit if proc.returncode == 0 and commit else None
+    text = proc.stdout.decode("utf-8", "replace").strip()
+    return text if proc.returncode == 0 else None
 
 
 def _read_platform() -> dict[str, str]:
@@ -417,45 +476,142 @@ def _parse_smi_line(line: str) -> dict[str, Any] | None:
         return None
 
 
+def read_cuda(gpus: list[dict[str, Any]]) -> dict[str, str | None]:
+    """Return the NVIDIA driver and CUDA versions as far as they can be known.
+
+    ``driver`` comes from the GPUs listed; ``driver_cuda`` is the highest CUDA
+    version that driver supports (from NVML, else the banner of ``nvidia-smi``),
+    read only when a GPU was listed; ``torch_cuda`` is the CUDA version torch was
+    built with, read only when torch is already imported, since importing it
+    takes seconds and may start CUDA.
+    """
+    torch = sys.modules.get("torch")
+    torch_cuda = getattr(getattr(torch, "version", None), "cuda", None)
+    return {
+        "driver": next((g.get("driver") for g in gpus if g.get("driver")), None),
+        "driver_cuda": _read_driver_cuda() if gpus else None,
+        "torch_cuda": str(torch_cuda) if torch_cuda else None,
+    }
+
+
+def _read_driver_cuda() -> str | None:
+    try:
+        import pynvml
+    except ImportError:
+        return _read_smi_cuda()
+    try:
+        pynvml.nvmlInit()
+        try:
+            version = int(pynvml.nvmlSystemGetCudaDriverVersion())
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception as exc:  # NVML raises its own error types
+        logger.debug("NVML could not tell the CUDA version: %s.", exc)
+        return _read_smi_cuda()
+    # NVML encodes 12.4 as 12040.
+    return f"{version // 1000}.{version % 1000 // 10}"
+
+
+def _read_smi_cuda() -> str | None:
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        proc = subprocess.run([exe], capture_output=True, text=True, timeout=5.0)
+    except (OSError, subprocess.SubprocessError) as exc:
+        logger.debug("nvidia-smi could not run: %s.", exc)
+        return None
+    found = _SMI_CUDA.search(proc.stdout)
+    return found.group(1) if found else None
+
+
 def detect_container() -> dict[str, Any]:
     """Return whether this process runs in a container, of which kind, from which image.
 
-    Kubernetes is told by its service variables, podman by ``/run/.containerenv``
-    (which also names the image), docker by ``/.dockerenv`` or the cgroup of
-    process 1. ``image`` comes from ``CONTAINER_IMAGE`` when set.
+    Kubernetes is told by its service variables, podman by ``/run/.containerenv``,
+    docker by ``/.dockerenv`` or the cgroup of process 1. The result has
+    ``in_container``, ``kind`` and, each None where the container does not
+    expose it:
+
+    - ``image``: the image name, from ``CONTAINER_IMAGE``, ``IMAGE_NAME`` or
+      ``DOCKER_IMAGE``, else podman's ``image=``;
+    - ``digest``: the image's registry digest (``sha256:...``), from
+      ``CONTAINER_IMAGE_DIGEST`` or ``IMAGE_DIGEST``, or from an image named
+      by digest (``name@sha256:...``);
+    - ``image_id``: the local image id, from podman's ``imageid=``;
+    - ``id`` and ``name``: the container's, from podman, the mounts docker makes,
+      or Kubernetes' pod name and namespace.
     """
     kind = _container_kind()
-    image = os.environ.get("CONTAINER_IMAGE") or _read_podman_image()
-    in_container = kind is not None or bool(os.environ.get(_CONTAINER_VAR))
-    return {"in_container": in_container, "kind": kind, "image": image}
+    podman = _read_containerenv()
+    image = _first_variable(_IMAGE_VARS) or podman.get("image")
+    digest = _first_variable(_DIGEST_VARS)
+    if digest is None and image and "@sha256:" in image:
+        digest = image.split("@", 1)[1]
+    found: dict[str, Any] = {
+        "in_container": kind is not None or bool(os.environ.get(_CONTAINER_VAR)),
+        "kind": kind,
+        "image": image,
+        "digest": digest,
+        "image_id": _as_digest(podman.get("imageid")),
+        "id": podman.get("id") or (_read_docker_id() if kind == "docker" else None),
+        "name": podman.get("name"),
+    }
+    if kind == "kubernetes":
+        found["name"] = _read_pod_name()
+    return found
 
 
 def _container_kind() -> str | None:
     if os.environ.get("KUBERNETES_SERVICE_HOST"):
         return "kubernetes"
-    if (
-        os.path.exists("/run/.containerenv")
-        or os.environ.get(_CONTAINER_VAR) == "podman"
-    ):
+    if CONTAINERENV_PATH.exists() or os.environ.get(_CONTAINER_VAR) == "podman":
         return "podman"
-    if os.path.exists("/.dockerenv"):
+    if DOCKERENV_PATH.exists():
         return "docker"
-    try:
-        cgroup = Path("/proc/1/cgroup").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
+    cgroup = _read_text(CGROUP_PATH) or ""
     if "kubepods" in cgroup:
         return "kubernetes"
     return "docker" if "docker" in cgroup or "containerd" in cgroup else None
 
 
-def _read_podman_image() -> str | None:
+def _read_containerenv() -> dict[str, str]:
+    """Return the ``key="value"`` lines podman writes into ``/run/.containerenv``."""
+    facts: dict[str, str] = {}
+    for line in (_read_text(CONTAINERENV_PATH) or "").splitlines():
+        key, sep, value = line.partition("=")
+        if sep and value.strip().strip('"'):
+            facts[key.strip()] = value.strip().strip('"')
+    return facts
+
+
+def _read_docker_id() -> str | None:
+    # Docker bind-mounts /etc/hostname and friends from the container's own folder.
+    for path in (MOUNTINFO_PATH, CGROUP_PATH):
+        found = _DOCKER_ID.search(_read_text(path) or "")
+        if found:
+            return found.group(1) or found.group(2)
+    return None
+
+
+def _read_pod_name() -> str | None:
+    pod = os.environ.get("HOSTNAME") or socket.gethostname()
+    namespace = (_read_text(K8S_NAMESPACE_PATH) or "").strip()
+    return f"{namespace}/{pod}" if namespace and pod else pod or None
+
+
+def _first_variable(names: tuple[str, ...]) -> str | None:
+    return next((os.environ[n] for n in names if os.environ.get(n)), None)
+
+
+def _as_digest(image_id: str | None) -> str | None:
+    if image_id and re.fullmatch(r"[0-9a-f]{64}", image_id):
+        return f"sha256:{image_id}"
+    return image_id
+
+
+def _read_text(path: Path) -> str | None:
     try:
-        text = Path("/run/.containerenv").read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    for line in text.splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "image":
-            return value.strip().strip('"') or None
-    return None

@@ -21,6 +21,21 @@ COMMANDS = {
     "ls": ("runlab.cli.ls", "ls_command", "List runs, filtered and sorted."),
     "show": ("runlab.cli.show", "show_command", "Show one run in full."),
     "compare": ("runlab.cli.show", "compare_command", "Compare runs side by side."),
+    "checkout": (
+        "runlab.cli.reproduce",
+        "checkout_command",
+        "Write a run's code into a new folder.",
+    ),
+    "diff": (
+        "runlab.cli.reproduce",
+        "diff_command",
+        "Show code, config and package differences of two runs.",
+    ),
+    "reproduce": (
+        "runlab.cli.reproduce",
+        "reproduce_command",
+        "Run a run again on its code and config.",
+    ),
     "note": ("runlab.cli.edit", "note_command", "Append a note to a run."),
     "tag": ("runlab.cli.edit", "tag_command", "Add or remove tags of a run."),
     "rm": ("runlab.cli.edit", "rm_command", "Move runs to the trash, or purge them."),
@@ -30,6 +45,11 @@ COMMANDS = {
         "Rebuild the index from the run folders.",
     ),
     "doctor": ("runlab.cli.doctor", "doctor_command", "Check a store; repair it."),
+    "env": (
+        "runlab.cli.env",
+        "env_command",
+        "Write a file that rebuilds a run's environment.",
+    ),
     "sweep": ("runlab.cli.sweep", "sweep_group", "Run, resume and list sweeps."),
     "ui": ("runlab.cli.ui", "ui_command", "Serve the web page of a store."),
 }
