@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -81,14 +82,16 @@ class SweepRunner:
         self.progress = progress or (lambda _state: None)
         self.base = load_config(spec.config) if spec.config else {}
         self._running: dict[int, _Running] = {}
+        self._requests: list[int] = []
         self._queue = [t for t in state.trials if t.state not in DONE_STATES]
 
     def run(self) -> SweepState:
         """Run until every trial is done; raise SweepInterrupted on a signal."""
-        with _signals_as_interrupts():
+        with _stop_requests() as requests:
+            self._requests = requests
             try:
                 self._loop()
-            except KeyboardInterrupt:
+            except (KeyboardInterrupt, _StopRequested):
                 self._stop()
                 raise SweepInterrupted(self.state.id) from None
         return self.state
@@ -98,6 +101,8 @@ class SweepRunner:
     def _loop(self) -> None:
         self.progress(self.state)
         while True:
+            if self._requests:
+                raise _StopRequested
             while self.executor.free_slots() > 0 and self._has_next():
                 self._start(self._next_trial())
             if not self._running:
@@ -264,15 +269,32 @@ class SweepRunner:
         self._changed()
 
 
+class _StopRequested(Exception):
+    """Ctrl-C or SIGTERM arrived; the loop noticed it between two steps."""
+
+
 @contextmanager
-def _signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM stops a sweep as Ctrl-C does."""
+def _stop_requests() -> Iterator[list[int]]:
+    """Note Ctrl-C and SIGTERM instead of raising wherever the code happens to be.
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
+    The loop looks at the list between steps, so a signal never cuts a trial's
+    start or a state save in two. A second signal, while the trials are being
+    stopped, raises KeyboardInterrupt: no more waiting.
+    """
+    requests: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield requests  # signal handlers belong to the main thread
+        return
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    def note(signum: int, frame: FrameType | None) -> None:
+        requests.append(signum)
+        if len(requests) > 1:
+            raise KeyboardInterrupt
+
+    caught = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, note) for s in caught}
     try:
-        yield
+        yield requests
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
