@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from runlab.preview import data_preview
     from runlab.run import Run, active_run, log, start
     from runlab.store import Store, StoredRun, open_store
 
@@ -21,6 +22,7 @@ __all__ = [
     "Store",
     "StoredRun",
     "active_run",
+    "data_preview",
     "load_run",
     "log",
     "open_store",
@@ -34,6 +36,7 @@ _LAZY = {
     "start": "runlab.run",
     "log": "runlab.run",
     "active_run": "runlab.run",
+    "data_preview": "runlab.preview",
     "Store": "runlab.store",
     "StoredRun": "runlab.store",
     "open_store": "runlab.store",

@@ -6,7 +6,11 @@ Contract:
 - ``log()`` is the hot path: it checks and converts the values, puts them on an
   in-memory queue and returns; it never waits for the disk (see
   :mod:`runlab.store.buffer`).
-- A finished run accepts no points, checkpoints or notes (:class:`RunFinished`).
+- ``log_image()``, ``log_histogram()``, ``log_table()`` and ``log_text()``
+  write into the run's ``media/`` in the calling thread (see
+  :mod:`runlab.store.media`), off the metrics queue.
+- A finished run accepts no points, checkpoints, notes or media
+  (:class:`RunFinished`).
 - Points the writer had to drop (a full disk) are recorded under ``lost`` in
   run.json, by the owner or, under ``runlab run``, by the attached script.
 - An uncaught exception marks the run ``failed``, SIGINT and SIGTERM ``killed``,
@@ -44,6 +48,7 @@ if TYPE_CHECKING:
 
     from runlab.config import ConfigView
     from runlab.store.checkpoints import CheckpointKeeper
+    from runlab.store.media import MediaItem, MediaWriter
     from runlab.store.series import Series
 
 __all__ = ["Run", "active_run", "log", "start"]
@@ -143,6 +148,7 @@ class Run:
         self._exit_code: int | None = None
         self._lock = threading.Lock()
         self._keeper: CheckpointKeeper | None = None
+        self._media_writer: MediaWriter | None = None
         self._buffer = MetricBuffer(path / layout.METRICS_DIR) if path else None
         self._queue: Any = self._buffer._queue if self._buffer else None
         self._soft_limit = self._buffer.soft_limit if self._buffer else 0
@@ -435,6 +441,123 @@ class Run:
             open(self.path / layout.NOTES_FILE, "a", encoding="utf-8") as f,
         ):
             f.write(format_note(text))
+
+    # Media ----------------------------------------------------------------------
+
+    def log_image(
+        self,
+        name: str,
+        image: Any,
+        step: int | None = None,
+        caption: str | None = None,
+    ) -> MediaItem | None:
+        """Save an image as a PNG in the run's ``media/`` at a step.
+
+        ``image`` is a NumPy array (HW, HWC or CHW; uint8, bool, or floats in
+        [0, 1]), a PIL image, a torch tensor or a Matplotlib figure. ``step``
+        defaults to the step of the last point logged (0 before any), so an
+        image logged after ``log(...)`` lands at that point's step; media
+        never move the step ``log`` counts from.
+
+        Returns:
+            the item as indexed (None on a disabled rank).
+
+        Raises:
+            MediaError: the image is a batch (4-D), empty, holds NaN, has no
+                axis of 1, 3 or 4 channels, has values outside its type's
+                range, or is of a type not listed above.
+            RunFinished: the run was finished.
+            StoreError: the file system refused the write (a full disk, say);
+                the same holds for the other ``log_*`` media methods.
+        """
+        writer = self._media("images")
+        if writer is None:
+            return None
+        return writer.write_image(
+            name, image, step=self._media_step(step), caption=caption
+        )
+
+    def log_histogram(
+        self,
+        name: str,
+        values: Any,
+        step: int | None = None,
+        bins: int | Sequence[float] = 64,
+    ) -> MediaItem | None:
+        """Record a histogram of ``values`` (stored as bins, not raw values).
+
+        The finite values are binned as ``numpy.histogram`` bins them, into
+        ``bins`` equal bins or between given edges; NaN and infinities are
+        counted apart. ``values`` is a list, a NumPy array or a torch tensor
+        of any shape. ``step`` defaults as in :meth:`log_image`.
+
+        Raises:
+            MediaError: the values are not numbers, or ``bins`` is not 1 to
+                10,000 or a list of increasing edges.
+            RunFinished: the run was finished.
+        """
+        writer = self._media("histograms")
+        if writer is None:
+            return None
+        return writer.write_histogram(
+            name, values, step=self._media_step(step), bins=bins
+        )
+
+    def log_table(
+        self,
+        name: str,
+        rows: Any,
+        step: int | None = None,
+        columns: Sequence[Any] | None = None,
+    ) -> MediaItem | None:
+        """Save a table at a step: a list of dicts or lists, or a DataFrame.
+
+        Dict rows give the union of their keys as columns, list rows the
+        ``columns`` given (else ``c0``, ``c1``...); ``columns`` picks and
+        orders the columns of dicts and DataFrames. ``step`` defaults as in
+        :meth:`log_image`.
+
+        Raises:
+            MediaError: the rows are of another kind, or of unequal lengths.
+            RunFinished: the run was finished.
+        """
+        writer = self._media("tables")
+        if writer is None:
+            return None
+        return writer.write_table(
+            name, rows, step=self._media_step(step), columns=columns
+        )
+
+    def log_text(
+        self, name: str, text: str, step: int | None = None
+    ) -> MediaItem | None:
+        """Save a text (generated samples, say) at a step, as UTF-8.
+
+        ``step`` defaults as in :meth:`log_image`.
+
+        Raises:
+            MediaError: ``text`` is not a str.
+            RunFinished: the run was finished.
+        """
+        writer = self._media("text")
+        if writer is None:
+            return None
+        return writer.write_text(name, text, step=self._media_step(step))
+
+    def _media(self, what: str) -> MediaWriter | None:
+        if self.path is None:
+            return None
+        self._check_open(what)
+        if self._media_writer is None:
+            from runlab.store.media import MediaWriter
+
+            with self._lock:
+                if self._media_writer is None:
+                    self._media_writer = MediaWriter(self.path)
+        return self._media_writer
+
+    def _media_step(self, step: Any) -> int:
+        return max(self._step, 0) if step is None else _as_step(step)
 
     def finish(self, status: str = "finished") -> None:
         """Flush everything and record the final status. Safe to call twice."""

@@ -1,5 +1,6 @@
 // The compare page (/compare?runs=A,B,...): the config keys that differ,
-// the rest folded, metric summaries side by side and overlaid curves.
+// the rest folded, metric summaries side by side, overlaid curves, and the
+// images of names the runs share.
 import { getJSON, isAbort } from '../api.js';
 import { showError } from '../banner.js';
 import { createCharts } from '../charts/charts.js';
@@ -7,6 +8,7 @@ import { colorAt } from '../charts/palette.js';
 import { el, link, runHref, section } from '../dom.js';
 import { formatCount, formatValue, isNumeric } from '../format.js';
 import { listParam } from '../url.js';
+import { mediaCompare } from './run-media.js';
 import { statusBadge } from './runs-table.js';
 
 const SUMMARIES = ['last', 'min', 'max'];
@@ -31,6 +33,7 @@ export async function renderCompare(root, ctx) {
     section('Config that differs', differTable(runs, data.differ ?? []), sameDetails(data.same ?? [])),
     section('Metrics', metricsTable(runs, data.metrics ?? [])),
     el('h2', { class: 'charts-title', text: 'Charts' }), charts.element,
+    mediaCompare(ctx, runs),
   );
   charts.setRuns(runs.map((r) => ({ id: r.id, name: r.name, status: r.status })));
   document.body.dataset.ready = '1';

@@ -1,5 +1,5 @@
 // The run page (/runs/{id}): header, tags, notes, config, metrics, charts,
-// log, files, git, environment and journal mentions.
+// media, log, files, git, environment and journal mentions.
 import { getJSON, isAbort } from '../api.js';
 import { showError } from '../banner.js';
 import { createCharts } from '../charts/charts.js';
@@ -8,6 +8,7 @@ import { formatDateTime, formatDuration } from '../format.js';
 import { environmentSection, filesSection, gitSection, journalSection, summariesFromCharts, metricsTable } from './run-facts.js';
 import { notesEditor, tagEditor } from './run-editors.js';
 import { logView } from './run-log.js';
+import { mediaSection } from './run-media.js';
 import { statusBadge } from './runs-table.js';
 import { tree } from './tree.js';
 
@@ -40,6 +41,7 @@ export async function renderRun(root, ctx, id) {
       section('Config', Object.keys(data.config ?? {}).length ? tree(data.config, { openDepth: 2 }) : el('p', { class: 'empty', text: 'No config.' })),
       section('Metrics', metrics.element)),
     el('h2', { class: 'charts-title', text: 'Charts' }), charts.element,
+    mediaSection(ctx, run.id),
     logView(ctx, run.id, () => state.status === 'running'),
     filesSection(run.id, data.files, data.checkpoints),
     gitSection(data.git, data.diff, data.diff_truncated),

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from runlab.errors import RunlabError
-from runlab.server import charts, compare, journal, run_page, runs, sweeps
+from runlab.server import charts, compare, journal, media, run_page, runs, sweeps
 from runlab.server._http import HTTPError, JSONResponse, error_response
 from runlab.server.catalog import RunCatalog
 from runlab.server.security import SecurityGuard
@@ -70,6 +70,9 @@ def create_app(
         Route("/api/runs/{run_id}/notes", run_page.put_notes, methods=["PUT"]),
         Route("/api/runs/{run_id}/tags", run_page.put_tags, methods=["PUT"]),
         Route("/runs/{run_id}/files/{path:path}", run_page.download_file),
+        Route("/api/runs/{run_id}/media", media.list_media),
+        Route("/api/runs/{run_id}/media/{name:path}", media.get_media),
+        Route("/runs/{run_id}/media-file/{path:path}", media.get_media_file),
         Route("/api/journal", journal.list_entries),
         Route("/api/journal", journal.post_entry, methods=["POST"]),
         Route("/api/journal/{entry_id}", journal.get_entry),

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from runlab.store import layout
 from runlab.store.checkpoints import BEST, read_checkpoints
 from runlab.store.files import read_json
+from runlab.store.media import MediaItem, list_media, read_media
 from runlab.store.series import Series, read_manifest, read_series
 
 if TYPE_CHECKING:
@@ -104,6 +105,26 @@ class StoredRun:
             raise KeyError(
                 f"Run {self.id} has no metric {name!r}; it has: {known}."
             ) from None
+
+    def media_names(self) -> list[tuple[str, str]]:
+        """Names of the media this run logged, with their kind, first-logged first."""
+        return [(m["name"], m["kind"]) for m in list_media(self.path)]
+
+    def media(self, name: str) -> list[MediaItem]:
+        """What was logged under ``name`` (images, histograms...), sorted by step.
+
+        Each :class:`~runlab.store.media.MediaItem` has ``step``, ``time``,
+        ``path`` (the file, or None for a histogram) and ``data`` (the kind's
+        fields: ``width``, ``edges``, ``columns``...).
+
+        Raises:
+            KeyError: the run logged nothing under ``name``.
+        """
+        items = read_media(self.path, name)
+        if not items:
+            known = ", ".join(repr(n) for n, _ in self.media_names()[:10]) or "none"
+            raise KeyError(f"Run {self.id} has no media {name!r}; it has: {known}.")
+        return items
 
     def checkpoints(self) -> dict[str, Any]:
         """The checkpoint index: best, last and the per-epoch files kept."""
