@@ -110,7 +110,11 @@ def find_run_code(stored: StoredRun) -> RunCode:
         why = git.get("reason") or "nothing about git was recorded"
         raise RunlabError(f"Run {stored.id} recorded no code to go back to: {why}.")
     root = Path(git["root"]) if git.get("root") else None
-    places = [root, meta.get("cwd"), *_git_dir_places(git.get("snapshot_repo"))]
+    places = [
+        root, meta.get("cwd"), *_git_dir_places(git.get("snapshot_repo")),
+        # A moved repository: the store is often inside it, and so are we.
+        stored.path.parent, Path.cwd(),
+    ]  # fmt: skip
     return RunCode(
         run_id=stored.id, commit=commit, is_snapshot=note is None,
         dirty=bool(git.get("dirty")), note=note,
@@ -183,6 +187,9 @@ def _check_empty(path: Path) -> Path:
 
 def add_worktree(repo: Path, commit: str, target: Path) -> None:
     """Add ``target`` as a worktree of ``repo`` detached at ``commit``."""
+    # A worktree folder deleted by hand stays registered until pruned, and
+    # would block adding one at the same path.
+    run_git(repo, ["worktree", "prune"], timeout=60)
     run_git(repo, ["worktree", "add", "--detach", str(target), commit], timeout=300)
 
 

@@ -382,7 +382,9 @@ def run_git(
         raise GitCommandFailed(f"git could not be started ({exc})") from exc
     if proc.returncode != 0:
         said = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        line = said[0] if said else f"exit code {proc.returncode}"
+        # The cause is git's "fatal:" or "error:" line; others only narrate.
+        causes = [s for s in said if s.startswith(("fatal: ", "error: "))]
+        line = (causes or said or [f"exit code {proc.returncode}"])[0]
         line = line.removeprefix("fatal: ").removeprefix("error: ")
         raise GitCommandFailed(f"git {args[0]} failed in {cwd}: {line}")
     return proc.stdout

@@ -98,7 +98,7 @@ def _echo_code(code: dict[str, Any], a: str, b: str) -> None:
     click.echo(f"== Code: {side(a, code['a'])} -> {side(b, code['b'])}")
     for note in code["notes"]:
         click.echo(f"Note: {note}")
-    if code["a"] and code["b"] and not code["patch"]:
+    if code["a"] and code["b"] and not code["patch"] and not code["notes"]:
         click.echo("The code is the same.")
     click.echo(code["stat"], nl=False)
     if code["patch"]:

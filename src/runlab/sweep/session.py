@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from runlab.errors import ConfigError, RunlabError
 from runlab.store.store import Store
 from runlab.sweep.executor import Executor, LocalExecutor
 from runlab.sweep.runner import SweepRunner
@@ -22,6 +27,7 @@ from runlab.sweep.state import (
 __all__ = ["make_executor", "resume_sweep", "start_sweep"]
 
 OPTUNA_FILE = "optuna.sqlite"
+LOCK_FILE = "lock"
 
 
 def start_sweep(
@@ -45,7 +51,10 @@ def start_sweep(
     from runlab.sweep.plan import plan_trials
 
     spec = load_sweep(file)
+    check_gpus(gpus, spec.gpus_per_trial)
     points = [] if spec.method == "optuna" else plan_trials(spec)
+    # Every mistake that can be seen now is said before the store is touched.
+    _check_ready(spec, points)
     state = create_sweep(
         store.path,
         file_text=file.read_text(encoding="utf-8"),
@@ -56,8 +65,9 @@ def start_sweep(
         executor=executor,
         cwd=os.getcwd(),
     )
-    runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
-    return _run(runner, progress)
+    with holding_sweep(state):
+        runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
+        return _run(runner, progress)
 
 
 def resume_sweep(
@@ -75,13 +85,76 @@ def resume_sweep(
     state = read_sweep(store.path, ref)
     text = (state.folder / "sweep.yaml").read_text(encoding="utf-8")
     spec = loads_sweep(text, Path(state.file))
-    for trial in state.trials:
-        # A trial still marked running lost its runner: it did not finish.
-        if trial.state == "running":
-            trial.state = "killed"
-    state.save()
-    runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
-    return _run(runner, progress)
+    check_gpus(gpus, spec.gpus_per_trial)
+    _check_ready(spec, [])
+    with holding_sweep(state):
+        state = read_sweep(store.path, state.id)  # as its last runner left it
+        for trial in state.trials:
+            # A trial still marked running lost its runner: it did not finish.
+            if trial.state == "running":
+                trial.state = "killed"
+        state.save()
+        runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
+        return _run(runner, progress)
+
+
+def check_gpus(gpus: Sequence[str], per_trial: int) -> None:
+    """Refuse GPU lists no trial could use as asked."""
+    repeated = sorted({g for g in gpus if list(gpus).count(g) > 1})
+    if repeated:
+        raise RunlabError(f"--gpus names GPU {', '.join(repeated)} more than once.")
+    if gpus and per_trial > len(gpus):
+        raise RunlabError(
+            f"Each trial asks for {per_trial} GPUs (gpus_per_trial) but --gpus "
+            f"gives {len(gpus)}."
+        )
+
+
+@contextmanager
+def holding_sweep(state: SweepState) -> Iterator[None]:
+    """Be the only process running this sweep, or say which one is.
+
+    Raises:
+        RunlabError: another process holds the sweep.
+    """
+    path = state.folder / LOCK_FILE
+    with open(path, "a+", encoding="utf-8") as lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            raise RunlabError(
+                f"Sweep {state.id} is being run by pid {holder}; wait for it, "
+                "or stop it (Ctrl-C) before resuming."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(str(os.getpid()))
+        lock.flush()
+        yield
+
+
+def _check_ready(spec: SweepSpec, points: Sequence[Any]) -> None:
+    """The command can start, the extras are there, every trial's config builds."""
+    from runlab.config import load_config
+    from runlab.sweep.plan import trial_config
+
+    program = spec.command[0]
+    if "/" not in program and shutil.which(program) is None:
+        raise RunlabError(f"{spec.path}: command '{program}' is not found on PATH.")
+    if "/" in program and not Path(program).exists():
+        raise RunlabError(f"{spec.path}: command '{program}' does not exist.")
+    if spec.method == "optuna" and importlib.util.find_spec("optuna") is None:
+        raise RunlabError(
+            f"{spec.path}: method optuna needs Optuna: pip install 'runlab[optuna]'."
+        )
+    base = load_config(spec.config) if spec.config else {}
+    for point in points:
+        try:
+            trial_config(base, point.params, point.seed, spec.seeds_key)
+        except (ConfigError, ValueError, TypeError) as err:
+            raise RunlabError(f"{spec.path}: trial {point.index}: {err}") from None
 
 
 def make_executor(
@@ -157,8 +230,9 @@ class _ProgressBar:
             TextColumn("{task.description}"),
             BarColumn(),
             TimeElapsedColumn(),
-            TextColumn("left"),
+            TextColumn("elapsed,"),
             TimeRemainingColumn(),
+            TextColumn("to go"),
             console=Console(stderr=True),
         )
         self.task = self.progress.add_task("sweep", total=total)
@@ -178,4 +252,6 @@ class _ProgressBar:
             f"{done}/{self.total} done · {counts['running']} running · "
             f"{counts['failed']} failed · {left} left"
         )
+        if counts["killed"]:
+            text += f" · {counts['killed']} killed"
         self.progress.update(self.task, completed=done, description=text)
