@@ -26,6 +26,8 @@ COMMANDS = [
     "reindex",
     "doctor",
     "env",
+    "journal",
+    "report",
     "sweep",
     "ui",
 ]

@@ -50,6 +50,16 @@ COMMANDS = {
         "env_command",
         "Write a file that rebuilds a run's environment.",
     ),
+    "journal": (
+        "runlab.cli.journal",
+        "journal_group",
+        "Add, edit, list and search journal entries.",
+    ),
+    "report": (
+        "runlab.cli.report",
+        "report_command",
+        "Write tables and figures of grouped runs for a paper.",
+    ),
     "sweep": ("runlab.cli.sweep", "sweep_group", "Run, resume and list sweeps."),
     "ui": ("runlab.cli.ui", "ui_command", "Serve the web page of a store."),
 }
