@@ -457,6 +457,48 @@ def test_script_stopped_by_a_signal_is_killed(
     assert stored.metric("loss").values.tolist() == [1.0, 0.5, 1.0 / 3]
 
 
+GRACEFUL = """
+import pathlib, signal, sys, time
+stop = []
+signal.signal(signal.SIGTERM, lambda signum, frame: stop.append(signum))
+import runlab
+run = runlab.start(name="graceful")
+print("ready", flush=True)
+step = 0
+while not stop:
+    run.log({"loss": 1.0}, step=step)
+    step += 1
+    time.sleep(0.01)
+run.log({"loss": 0.0}, step=step)
+pathlib.Path(sys.argv[1]).write_text("saved")
+run.finish()
+"""
+
+
+def test_a_sigterm_handler_set_before_start_still_runs_and_the_run_is_killed(
+    tmp_path: Path,
+) -> None:
+    script = tmp_path / "graceful.py"
+    script.write_text(textwrap.dedent(GRACEFUL))
+    saved = tmp_path / "checkpoint"
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(saved)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == "ready\n"
+    time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+
+    stored = runlab.load_run("graceful")
+    # The script's own handler ran: it saved, logged its last point, finished.
+    assert saved.read_text() == "saved"
+    assert proc.returncode == 0
+    assert (stored.status, stored.meta["error"]) == ("killed", "SIGTERM")
+    assert stored.metric("loss").values.tolist()[-1] == 0.0
+
+
 @pytest.mark.slow
 def test_script_killed_with_sigkill_is_listed_crashed_with_its_points(
     tmp_path: Path, runlab_cli: Any, monkeypatch: pytest.MonkeyPatch

@@ -859,6 +859,12 @@ class _ProcessHooks:
             return
         self.run._status = "killed"
         self.run._error = "SIGTERM"
+        if callable(self._old_sigterm):
+            # The script (or a library) set its own handler before runlab
+            # started, to save a checkpoint say: it runs, and decides whether
+            # the process ends. The run is marked killed whenever it closes.
+            self._old_sigterm(signum, frame)
+            return
         self.run.finish()
         _die_of_sigterm()
 
