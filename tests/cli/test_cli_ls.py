@@ -176,3 +176,15 @@ def test_ls_on_an_empty_store_lists_nothing(runlab_cli: Any, store: Path) -> Non
 
     assert (done.returncode, done.stdout) == (0, "[]\n")
     assert not store.exists()
+
+
+def test_ls_shows_the_column_it_sorts_by(runlab_cli: Any) -> None:
+    for value in (0.3, 0.9):
+        with runlab.start(name=f"acc-{value}") as run:
+            run.log({"acc": value})
+
+    done = runlab_cli("ls", "--sort", "-acc.max")
+
+    header = done.stdout.splitlines()[0].split()
+    assert header[-1] == "acc.max"
+    assert done.stdout.splitlines()[1].split()[1] == "acc-0.9"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import click
 
 from runlab.cli.options import format_options, store_option
@@ -53,6 +55,8 @@ def ls_command(
     if limit is not None:
         records = records[:limit]
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if chosen is None and not as_json:
+        chosen = _with_sort_keys(default_columns(records), sort or ())
     if as_json:
         echo_json([public_record(r) for r in records])
     elif as_csv:
@@ -69,3 +73,9 @@ def _warn_unreadable(records: list[dict[str, object]]) -> None:
         if record.get("status") == "unreadable":
             click.echo(f"Warning: run {record['id']} is unreadable: {record.get('error')}",
                        err=True)  # fmt: skip
+
+
+def _with_sort_keys(columns: list[str], sort: Sequence[str]) -> list[str]:
+    """The default columns, plus the keys the table is sorted by."""
+    keys = [key.removeprefix("-") for key in sort]
+    return columns + [key for key in keys if key not in columns]
