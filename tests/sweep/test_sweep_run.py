@@ -364,3 +364,50 @@ def test_flags_reach_an_unmodified_argparse_script(
     ]
     invocations = [open_store(store).load_run(r["id"]).meta["command"] for r in runs]
     assert invocations[0][-2:] == ["--lr=0.01", "--epochs=3"]
+
+
+SLOW_CURVE = """\
+import time, runlab
+run = runlab.start()
+for step in range(40):
+    run.log({"f": run.config.x}, step=step)
+    time.sleep(0.05)
+run.finish()
+"""
+
+
+@pytest.mark.slow
+def test_optuna_pruner_stops_trials_worse_than_the_median(
+    runlab_cli: Callable[..., Any], tmp_path: Path, store: Path
+) -> None:
+    script = write(tmp_path, "curve.py", SLOW_CURVE)
+    sweep = sweep_file(
+        tmp_path,
+        f"""\
+        command: {PY} {script}
+        method: optuna
+        parameters:
+          x: {{min: 0.0, max: 1.0}}
+        trials: 9
+        sampler_seed: 0
+        prune: true
+        objective: {{metric: f, summary: last, goal: minimize}}
+        """,
+    )
+
+    ok(runlab_cli("sweep", str(sweep), timeout=600))
+
+    state = only_sweep(store)
+    pruned = [t for t in state.trials if t.state == "pruned"]
+    finished = [t for t in state.trials if t.state == "finished"]
+    assert pruned, [(t.state, t.params) for t in state.trials]
+    assert len(pruned) + len(finished) == 9
+    # The median pruner waits for 5 finished trials, then stops the worse ones,
+    # whose runs end killed, short of their 40 steps.
+    assert all(t.index >= 5 for t in pruned)
+    for trial in pruned:
+        run = open_store(store).load_run(trial.run_id)
+        assert run.status == "killed"
+        assert run.summary["f"]["count"] < 40
+        best_finished = min(t.params["x"] for t in finished)
+        assert trial.params["x"] > best_finished

@@ -174,6 +174,10 @@ class SweepRunner:
             trial.state = "pending"
             self._queue.insert(0, trial)
         elif self.search is not None:
+            if self.spec.prune and trial.state == "finished":
+                # Points flushed after the last look: the pruner compares later
+                # trials with this one's whole curve.
+                self._feed(running)
             trial.objective = self._objective(trial)
             self.search.tell(trial.index, trial.objective, trial.state)
         elif self.spec.objective is not None:
@@ -222,21 +226,24 @@ class SweepRunner:
     # Pruning ----------------------------------------------------------------
 
     def _feed_pruner(self) -> None:
+        for running in self._running.values():
+            if not running.pruning:
+                self._feed(running)
+
+    def _feed(self, running: _Running) -> None:
+        """Report the trial's new points of the objective to the pruner."""
         goal = self.spec.objective
         assert goal is not None
-        for running in self._running.values():
-            if running.pruning:
-                continue
-            self._note_run_id(running)
-            run_id = running.trial.run_id
-            if not running.noted or run_id is None:
-                continue
-            metrics = self.store.run_dir(run_id) / layout.METRICS_DIR
-            try:
-                series = read_series(metrics, goal.metric).superseded()
-            except (KeyError, OSError, ValueError):
-                continue
-            self._report(running, series.steps.tolist(), series.values.tolist())
+        self._note_run_id(running)
+        run_id = running.trial.run_id
+        if not running.noted or run_id is None:
+            return
+        metrics = self.store.run_dir(run_id) / layout.METRICS_DIR
+        try:
+            series = read_series(metrics, goal.metric).superseded()
+        except (KeyError, OSError, ValueError):
+            return
+        self._report(running, series.steps.tolist(), series.values.tolist())
 
     def _report(self, running: _Running, steps: list[int], values: list[float]) -> None:
         last = running.reported.get("step", -(2**63))
