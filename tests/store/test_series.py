@@ -244,7 +244,20 @@ def test_superseded_of_an_increasing_series_is_the_series() -> None:
     steps = np.array([1, 2, 3], dtype=np.int64)
     series = Series("x", steps, np.zeros(3), np.ones(3))
 
-    assert series.superseded().steps.tolist() == [1, 2, 3]
+    view = series.superseded()
+
+    assert view.steps.tolist() == [1, 2, 3]
+    assert view is series  # nothing hidden, so nothing copied
+
+
+def test_superseded_keeps_the_later_of_two_points_at_one_step() -> None:
+    steps = np.array([1, 2, 2, 3], dtype=np.int64)
+    series = Series("x", steps, np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]))
+
+    view = series.superseded()
+
+    assert view.steps.tolist() == [1, 2, 3]
+    assert view.values.tolist() == [1.0, 3.0, 4.0]
 
 
 def test_a_million_points_read_back_at_24_bytes_each(tmp_path: Path) -> None:

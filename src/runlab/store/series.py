@@ -87,7 +87,10 @@ class Series:
         """
         import numpy as np
 
-        if len(self.steps) < 2:
+        steps = self.steps
+        # The usual case, a run never restarted: nothing hidden, nothing copied
+        # (copying three long arrays costs more than reading them).
+        if len(steps) < 2 or bool((steps[1:] > steps[:-1]).all()):
             return self
         # Keep a point only if every later point has a strictly greater step.
         later_min = np.minimum.accumulate(self.steps[::-1])[::-1]
