@@ -22,21 +22,24 @@ Contract:
 
 from __future__ import annotations
 
-import atexit
 import logging
-import operator
 import os
-import signal
-import sys
 import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, NoReturn
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
-from runlab._numbers import is_narrow_float, shortest_float32
+from runlab._attach import (
+    check_loose_overrides,
+    fill_name,
+    merge_into_run_config,
+    record_loss,
+)
+from runlab._hooks import ProcessHooks, die_of_sigterm
+from runlab._values import I64, as_step, split_metrics
 from runlab.errors import RunFinished, RunlabError
 from runlab.owner import RunOwner
 from runlab.store import layout
@@ -55,7 +58,6 @@ __all__ = ["Run", "active_run", "log", "start"]
 
 logger = logging.getLogger(__name__)
 
-_I64 = 2**63
 _now = time.time
 _SYSTEM_PREFIX = "sys/"
 _active: Run | None = None
@@ -152,7 +154,7 @@ class Run:
         self._buffer = MetricBuffer(path / layout.METRICS_DIR) if path else None
         self._queue: Any = self._buffer._queue if self._buffer else None
         self._soft_limit = self._buffer.soft_limit if self._buffer else 0
-        self._hooks = _ProcessHooks(self) if path else None
+        self._hooks = ProcessHooks(self) if path else None
         self._tee: Any = None
         self._sampler: Any = None
 
@@ -210,10 +212,10 @@ class Run:
         notes: str | None,
     ) -> Run:
         store = Store(path.parent)
-        _check_loose_overrides(path, given)
-        run = cls(store, path, _merge_into_run_config(path, given))
+        check_loose_overrides(path, given)
+        run = cls(store, path, merge_into_run_config(path, given))
         if name:
-            _fill_name(store, path, name)
+            fill_name(store, path, name)
         if tags:
             store.set_tags(path.name, add=list(dict.fromkeys(tags)))
         if notes:
@@ -238,7 +240,7 @@ class Run:
     def _start_sampler(self) -> None:
         from runlab.capture.system import SystemSampler
 
-        counter = iter(range(_I64))
+        counter = iter(range(I64))
 
         def put(values: dict[str, float]) -> None:
             if self._buffer is not None and not self._finished:
@@ -269,7 +271,7 @@ class Run:
             self._config = merge_config(given, self._config)
         else:
             self._check_open("config changes")
-            self._config = _merge_into_run_config(self.path, given, given_wins=True)
+            self._config = merge_into_run_config(self.path, given, given_wins=True)
 
     def parse_args(
         self, parser: argparse.ArgumentParser, args: Sequence[str] | None = None
@@ -297,7 +299,7 @@ class Run:
         if self.path is None:
             self._config = merge_config(flags, self._config)
         else:
-            self._config = _merge_into_run_config(self.path, flags, given_wins=True)
+            self._config = merge_into_run_config(self.path, flags, given_wins=True)
         return namespace
 
     @property
@@ -348,8 +350,8 @@ class Run:
             raise RunFinished(f"Run {self.id} is finished and accepts no more points.")
         if step is None:
             step = self._step + 1
-        elif type(step) is not int or not -_I64 <= step < _I64:
-            step = _as_step(step)
+        elif type(step) is not int or not -I64 <= step < I64:
+            step = as_step(step)
         try:
             items = metrics.items()
         except AttributeError:
@@ -371,7 +373,7 @@ class Run:
             self._buffer.nudge()  # type: ignore[union-attr]
 
     def _log_slow(self, step: int, metrics: Mapping[str, Any]) -> None:
-        clean, arrays, bad = _split(metrics)
+        clean, arrays, bad = split_metrics(metrics)
         if clean:
             self._buffer.put(step, time.time(), clean)  # type: ignore[union-attr]
         if arrays:
@@ -557,7 +559,7 @@ class Run:
         return self._media_writer
 
     def _media_step(self, step: Any) -> int:
-        return max(self._step, 0) if step is None else _as_step(step)
+        return max(self._step, 0) if step is None else as_step(step)
 
     def finish(self, status: str = "finished") -> None:
         """Flush everything and record the final status. Safe to call twice."""
@@ -580,7 +582,7 @@ class Run:
                 status, exit_code=self._exit_code, error=self._error, lost=lost
             )
         elif lost and self.path is not None:
-            _record_loss(self.path, lost)
+            record_loss(self.path, lost)
         if self._tee is not None:
             self._tee.stop()
         if _active is self:
@@ -588,7 +590,7 @@ class Run:
         if self._hooks is not None:
             self._hooks.remove()
             if self._hooks.die_after_close:
-                _die_of_sigterm()
+                die_of_sigterm()
 
     def _note_exit(self, status: object) -> None:
         """Record how ``sys.exit(status)`` ends the process: code 0 finishes."""
@@ -651,225 +653,7 @@ class Run:
         self._error = "".join(traceback.format_exception_only(kind, error)).strip()
 
 
-def _merge_into_run_config(
-    path: Path, given: dict[str, Any], *, given_wins: bool = False
-) -> dict[str, Any]:
-    """Merge ``given`` into the run's saved config; return the result.
-
-    By default the saved config (the wrapper's) wins and ``given`` only fills
-    the keys it lacks. Under the run folder's lock: the start-up hook of another
-    process of the same run (a launcher's worker) may be recording its flags.
-    """
-    from runlab.config import dump_config, load_config, merge_config
-    from runlab.store.files import locked
-
-    target = path / layout.CONFIG_FILE
-    with locked(path):
-        resolved = load_config(target) if target.exists() else {}
-        primary, fallback = (given, resolved) if given_wins else (resolved, given)
-        config = merge_config(primary, fallback)
-        if config != resolved:
-            dump_config(config, target)
-    return config
-
-
-def _record_loss(path: Path, lost: Mapping[str, Any]) -> None:
-    """Note in the wrapper's run.json that this process dropped points."""
-    from runlab.store.files import update_json
-
-    def change(meta: dict[str, Any]) -> None:
-        # Of several attached processes, the first to record a loss keeps it.
-        meta.setdefault("lost", dict(lost))
-
-    try:
-        update_json(path / layout.RUN_FILE, change, in_place_when_full=True)
-    except (OSError, ValueError) as err:
-        logger.debug("Could not record the loss in run %s: %s", path.name, err)
-
-
-def _check_loose_overrides(path: Path, given: Mapping[str, Any]) -> None:
-    """Report overrides given without -c that name no key of the script's config.
-
-    ``runlab run optim.lrr=0.5 -- python train.py`` cannot check the key when
-    the wrapper starts: only the script knows its config. It can here.
-    """
-    from runlab.config import flatten_config, parse_override
-    from runlab.store.files import read_json
-
-    try:
-        meta = read_json(path / layout.RUN_FILE)
-    except (OSError, ValueError):
-        return
-    if meta.get("config_file") or not meta.get("overrides") or not given:
-        return
-    known = set(flatten_config(given))
-    for text in meta["overrides"]:
-        key = parse_override(text.lstrip("+")).key
-        if (
-            text.startswith("+")
-            or key in known
-            or any(k.startswith(f"{key}.") for k in known)
-        ):
-            continue
-        import difflib
-
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else "."
-        logger.warning(
-            "Override '%s' names no key of the script's config%s It was added as "
-            "a new key; write +%s to say so.",
-            text, hint, text,
-        )  # fmt: skip
-
-
-def _fill_name(store: Store, path: Path, name: str) -> None:
-    """Name the wrapper's run after the script, unless ``--name`` named it."""
-    from runlab.store.files import update_json
-
-    def change(meta: dict[str, Any]) -> None:
-        if not meta.get("name"):
-            meta["name"] = name
-
-    update_json(path / layout.RUN_FILE, change)
-    store.index_run(path.name)
-
-
-def _as_step(step: Any) -> int:
-    try:
-        value = operator.index(step)
-    except TypeError:
-        raise TypeError(
-            f"A step must be an integer, not {type(step).__name__}."
-        ) from None
-    if not -_I64 <= value < _I64:
-        raise ValueError(f"Step {value} does not fit in 64 bits.")
-    return value
-
-
-def _split(metrics: Mapping[str, Any]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Sort a log() call into plain numbers, refused arrays and non-numbers."""
-    clean: dict[str, Any] = {}
-    arrays: list[str] = []
-    bad: list[str] = []
-    for name, value in metrics.items():
-        if not isinstance(name, str):
-            raise TypeError(
-                f"Metric names must be strings, not {type(name).__name__} ({name!r})."
-            )
-        number = _as_number(value)
-        if number is not None:
-            clean[name] = number
-        elif _element_count(value) not in (None, 1):
-            arrays.append(f"{name!r} ({_element_count(value)} elements)")
-        else:
-            bad.append(f"{name!r} = {_shorten(repr(value))} ({type(value).__name__})")
-    return clean, arrays, bad
-
-
-def _shorten(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
-def _element_count(value: Any) -> int | None:
-    numel = getattr(value, "numel", None)
-    if callable(numel):
-        return int(numel())
-    size = getattr(value, "size", None)
-    return size if isinstance(size, int) else None
-
-
-def _as_number(value: Any) -> float | int | None:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, (int, float)):
-        return value
-    item = getattr(value, "item", None)
-    if not callable(item) or _element_count(value) not in (None, 1):
-        return None
-    try:
-        number = item()
-    except (TypeError, ValueError, RuntimeError):
-        return None
-    if isinstance(number, bool):
-        return int(number)
-    if isinstance(number, int):
-        return number
-    if isinstance(number, float):
-        return shortest_float32(number) if is_narrow_float(value) else number
-    return None
-
-
 def _sample_interval() -> float:
     from runlab._env import seconds_from_env
 
     return seconds_from_env("RUNLAB_SYSTEM_INTERVAL_S", 5.0, minimum=0.5)
-
-
-class _ProcessHooks:
-    """Marks the run at interpreter exit, on uncaught exceptions and on SIGTERM."""
-
-    def __init__(self, run: Run) -> None:
-        self.run = run
-        self._old_excepthook = sys.excepthook
-        self._old_sigterm: Any = None
-        self._old_exit = sys.exit
-        self.die_after_close = False
-        sys.excepthook = self._excepthook
-        # sys.exit(3), and argparse's exit on a bad flag, never reach the
-        # excepthook; note their code on the way out.
-        sys.exit = self._exit
-        atexit.register(self._at_exit)
-        if threading.current_thread() is threading.main_thread():
-            self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
-
-    def remove(self) -> None:
-        if sys.excepthook == self._excepthook:
-            sys.excepthook = self._old_excepthook
-        if sys.exit == self._exit:
-            sys.exit = self._old_exit
-        atexit.unregister(self._at_exit)
-        if (
-            self._old_sigterm is not None
-            and threading.current_thread() is threading.main_thread()
-        ):
-            signal.signal(signal.SIGTERM, self._old_sigterm)
-            self._old_sigterm = None
-
-    def _excepthook(
-        self, kind: type[BaseException], error: BaseException, tb: TracebackType | None
-    ) -> None:
-        self.run._fail(kind, error, tb)
-        self._old_excepthook(kind, error, tb)
-
-    def _exit(self, status: object = None) -> NoReturn:
-        self.run._note_exit(status)
-        self._old_exit(status)  # type: ignore[arg-type]
-        raise AssertionError("sys.exit returned")  # pragma: no cover
-
-    def _at_exit(self) -> None:
-        if self.run._exit_code is None and self.run._status is None:
-            self.run._exit_code = 0
-        self.run.finish()
-
-    def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
-        if self.run.is_finished:
-            # The run is closing on this very thread (at exit, say): dying now
-            # would cut its last points off, so die once it has closed.
-            self.die_after_close = True
-            return
-        self.run._status = "killed"
-        self.run._error = "SIGTERM"
-        if callable(self._old_sigterm):
-            # The script (or a library) set its own handler before runlab
-            # started, to save a checkpoint say: it runs, and decides whether
-            # the process ends. The run is marked killed whenever it closes.
-            self._old_sigterm(signum, frame)
-            return
-        self.run.finish()
-        _die_of_sigterm()
-
-
-def _die_of_sigterm() -> None:
-    """End the process by SIGTERM, so that its parent sees what happened."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
