@@ -1,12 +1,9 @@
 """Runs grouped by config keys, and each group's metric summaries aggregated.
 
-Grouping follows the web page's "group by" (``runlab.server.series``): a
-config key takes the run's value (a list stored item by item, ``model.hidden``
-for ``model.hidden.0``, is taken whole), a run field (``branch``, ``status``)
-takes the record's value, and ``~seed`` takes every config key but ``seed``
-and keys ending in ``.seed``. Several keys make one group per combination.
-The report keeps its own copy of these rules because the library may not
-import the server package.
+Grouping follows the web page's "group by", with the rules of
+:mod:`runlab.store.grouping`: a config key takes the run's value, a run field
+(``branch``, ``status``) takes the record's value, and ``~seed`` takes every
+config key but the seeds. Several keys make one group per combination.
 
 Aggregation, per group and metric column, over the runs that have that
 summary: the mean, the standard deviation with ddof=1 (None for a single
@@ -27,6 +24,14 @@ import numpy as np
 
 from runlab._json import to_float
 from runlab.report.spec import MetricColumn, ReportError, ReportSpec
+from runlab.store.grouping import (
+    ALL_BUT_SEED,
+    KeyItems,
+    config_value,
+    freeze_value,
+    seedless_items,
+    varying_items,
+)
 from runlab.store.query import RESERVED_FIELDS, resolve_field
 
 __all__ = [
@@ -43,7 +48,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 Record = Mapping[str, Any]
-KeyItems = tuple[tuple[str, Any], ...]
 NO_VALUE = "–"
 
 
@@ -151,16 +155,11 @@ def summarize(values: Sequence[float]) -> Stats:
 
 def _group_key(record: Record, by: Sequence[str]) -> KeyItems:
     items: dict[str, Any] = {}
-    flat = record.get("config_flat") or {}
     for key in by:
-        if key == "~seed":
-            items.update(
-                (k, _frozen(v))
-                for k, v in sorted(flat.items())
-                if k != "seed" and not k.endswith(".seed")
-            )
+        if key == ALL_BUT_SEED:
+            items.update(seedless_items(record.get("config_flat") or {}))
         else:
-            items[key] = _frozen(key_value(record, key))
+            items[key] = freeze_value(key_value(record, key))
     return tuple(items.items())
 
 
@@ -168,27 +167,7 @@ def key_value(record: Record, key: str) -> Any:
     """The value a group key ``key`` (not ``~seed``) takes for ``record``."""
     if key in RESERVED_FIELDS:
         return resolve_field(record, key)
-    return _config_value(record.get("config_flat") or {}, key)
-
-
-def _config_value(flat: Mapping[str, Any], key: str) -> Any:
-    if key in flat:
-        return flat[key]
-    prefix = f"{key}."
-    parts = {k[len(prefix) :]: v for k, v in flat.items() if k.startswith(prefix)}
-    indices = [str(i) for i in range(len(parts))]
-    if parts and sorted(parts) == sorted(indices):
-        return [parts[i] for i in indices]
-    return None
-
-
-def _frozen(value: Any) -> Any:
-    """A hashable stand-in: lists become tuples, mappings sorted pair tuples."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(item) for item in value)
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
-    return value
+    return config_value(record.get("config_flat") or {}, key)
 
 
 def _key_order(key: KeyItems) -> tuple[Any, ...]:
@@ -210,13 +189,9 @@ def _value_order(value: Any) -> tuple[Any, ...]:
 
 def _group_labels(keys: Sequence[KeyItems]) -> list[str]:
     """A label per key naming the items not shared by every key (``all`` if none)."""
-    if all(len(key) == 1 for key in keys):
-        shared: set[tuple[str, Any]] = set()
-    else:
-        shared = set(keys[0]).intersection(*keys[1:])
     labels = []
-    for key in keys:
-        items = [f"{k}={format_key_value(v)}" for k, v in key if (k, v) not in shared]
+    for key in varying_items(keys):
+        items = [f"{k}={format_key_value(v)}" for k, v in key]
         labels.append(", ".join(items) or "all")
     return labels
 
@@ -227,7 +202,7 @@ def _key_table(
     """The key columns: every ``by`` key, but only the varying ones of ``~seed``."""
     dicts = [dict(g.key) for g in groups]
     names = list(dict.fromkeys(k for d in dicts for k in d))
-    if "~seed" in by:
+    if ALL_BUT_SEED in by:
         explicit = set(by)
         names = [
             k

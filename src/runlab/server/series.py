@@ -25,6 +25,14 @@ from typing import Any
 
 import numpy as np
 
+from runlab.store.grouping import (
+    ALL_BUT_SEED,
+    KeyItems,
+    config_value,
+    freeze_value,
+    seedless_items,
+    varying_items,
+)
 from runlab.store.series import Series
 
 __all__ = [
@@ -43,7 +51,6 @@ X_KINDS = ("step", "time", "relative")
 BANDS = ("minmax", "std")
 
 Curve = tuple[np.ndarray, np.ndarray]
-KeyItems = tuple[tuple[str, Any], ...]
 
 
 # -- thinning ------------------------------------------------------------------
@@ -398,53 +405,21 @@ def group_key(config_flat: Mapping[str, Any], by: str) -> KeyItems:
         config_flat: ``{dotted key: value}`` as stored in the run's record.
         by: a config key (``"optim.lr"``), giving ``(("optim.lr", value),)``
             with None when the run lacks the key; or ``"~seed"``, giving every
-            item but the keys named ``seed`` or ending in ``.seed``, sorted.
+            item but the seeds (see :mod:`runlab.store.grouping`).
 
-    A key that names a list stored item by item (``model.hidden`` for
-    ``model.hidden.0``, ``model.hidden.1``) takes the whole list. Lists
-    become tuples, mappings tuples of sorted pairs, and non-finite floats the
-    strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``, so keys hash and
-    compare, and still encode as JSON.
+    Non-finite floats become the strings ``"NaN"``, ``"Infinity"`` and
+    ``"-Infinity"``, so keys still encode as strict JSON.
     """
-    if by != "~seed":
-        return ((by, _frozen(_lookup(config_flat, by))),)
-    return tuple(
-        sorted(
-            (
-                (key, _frozen(value))
-                for key, value in config_flat.items()
-                if key != "seed" and not key.endswith(".seed")
-            ),
-            key=_name,
-        )
-    )
+    if by == ALL_BUT_SEED:
+        items = seedless_items(config_flat)
+    else:
+        items = ((by, freeze_value(config_value(config_flat, by))),)
+    return tuple((key, _named_nonfinite(value)) for key, value in items)
 
 
-def _lookup(config_flat: Mapping[str, Any], key: str) -> Any:
-    if key in config_flat:
-        return config_flat[key]
-    prefix = f"{key}."
-    items = {
-        k[len(prefix) :]: v for k, v in config_flat.items() if k.startswith(prefix)
-    }
-    indices = [str(i) for i in range(len(items))]
-    if items and sorted(items) == sorted(indices):
-        return [items[i] for i in indices]
-    return None
-
-
-def _name(item: tuple[str, Any]) -> str:
-    # Sort by key alone: values of one key may be of types that do not compare.
-    return item[0]
-
-
-def _frozen(value: Any) -> Any:
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(item) for item in value)
-    if isinstance(value, Mapping):
-        return tuple(
-            sorted(((str(k), _frozen(v)) for k, v in value.items()), key=_name)
-        )
+def _named_nonfinite(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return tuple(_named_nonfinite(item) for item in value)
     if isinstance(value, float) and not math.isfinite(value):
         return _nonfinite_name(value)
     return value
@@ -466,13 +441,7 @@ def _label_value(value: Any) -> str:
 def group_labels(keys: Sequence[KeyItems]) -> list[str]:
     """Return a label per group key, naming only the items that vary among them.
 
-    An item present with the same value in every key is left out, so
-    ``~seed`` groups read ``optim.lr=0.1`` rather than the whole config, and
-    groups that differ in nothing are labelled ``"all"``. Keys of one item
-    each (grouping by one config key) keep their item: ``optim.lr=0.1``
-    tells more than ``all`` about a single group.
+    So ``~seed`` groups read ``optim.lr=0.1`` rather than the whole config,
+    and groups that differ in nothing are labelled ``"all"``.
     """
-    if all(len(key) == 1 for key in keys):
-        return [group_label(key) for key in keys]
-    shared = set(keys[0]).intersection(*keys[1:])
-    return [group_label(tuple(i for i in key if i not in shared)) for key in keys]
+    return [group_label(key) for key in varying_items(keys)]
