@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from runlab import _json
-from runlab.capture.snapshot import GitCommandFailed, run_git
+from runlab.capture.snapshot import GitCommandFailed, run_git, snapshot_ref
 from runlab.errors import RunlabError
 from runlab.store import layout
 from runlab.store.store import Store
@@ -40,6 +40,7 @@ __all__ = [
     "RunCode",
     "add_worktree",
     "checkout_run",
+    "delete_snapshot_ref",
     "diff_code",
     "diff_config",
     "diff_runs",
@@ -144,6 +145,25 @@ def _holds(place: str | os.PathLike[str], commit: str) -> bool:
     try:
         run_git(place, ["cat-file", "-e", f"{commit}^{{commit}}"], timeout=10)
     except GitCommandFailed:
+        return False
+    return True
+
+
+def delete_snapshot_ref(code: RunCode) -> bool:
+    """Delete the ref that keeps the snapshot of ``code``; return whether it went.
+
+    For a run purged from the store: git never prunes refs by itself, so its
+    snapshot would stay in the repository for good. The ref goes only while it
+    still points at the run's snapshot; the commit itself goes at git's next
+    garbage collection, unless a branch or another ref still reaches it.
+    """
+    if not code.is_snapshot or code.repo is None:
+        return False
+    try:
+        ref = snapshot_ref(code.run_id)
+        run_git(code.repo, ["update-ref", "-d", ref, code.commit], timeout=10)
+    except GitCommandFailed as err:
+        logger.debug("Could not delete the snapshot ref of %s: %s", code.run_id, err)
         return False
     return True
 

@@ -199,6 +199,32 @@ def test_checkout_says_so_when_the_repository_is_gone(
     assert not (tmp_path / "out").exists()
 
 
+def test_purge_deletes_the_snapshot_ref_and_trash_keeps_it(
+    runlab_cli: Any, project: Path, store: Path
+) -> None:
+    (project / "train.py").write_text("print('edited')\n")
+    kept, purged = start_run(runlab_cli, project), start_run(runlab_cli, project)
+    refs = f"refs/runlab/runs/{kept}", f"refs/runlab/runs/{purged}"
+    assert git(
+        project, "for-each-ref", "--format=%(refname)", "refs/runlab"
+    ).split() == sorted(refs)
+    before = repo_state(project)
+
+    trashed = runlab_cli("rm", kept)
+    done = runlab_cli("rm", "--purge", purged)
+
+    assert trashed.returncode == 0, trashed.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[1] == f"  and its code snapshot ref in {project}"
+    assert git(
+        project, "for-each-ref", "--format=%(refname)", "refs/runlab"
+    ).split() == [refs[0]]
+    assert repo_state(project) == before
+    # The trashed run's code is still there, and goes with it when purged.
+    assert runlab_cli("rm", "--purge", kept).returncode == 0
+    assert git(project, "for-each-ref", "--format=%(refname)", "refs/runlab") == ""
+
+
 def test_run_outside_a_repository_records_why_it_has_no_snapshot(
     runlab_cli: Any, store: Path, tmp_path: Path
 ) -> None:

@@ -91,9 +91,6 @@ class _Limits:
     total: int
 
 
-# TODO: a run purged from the store keeps its ref, and so its snapshot, in the
-# repository: git never prunes refs by itself; `runlab rm --purge` needs a step
-# that deletes refs/runlab/runs/<id> where the repository is still reachable.
 def snapshot_ref(run_id: str) -> str:
     """Return the ref that keeps the snapshot of run ``run_id``."""
     return f"refs/runlab/runs/{run_id}"

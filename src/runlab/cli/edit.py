@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from runlab.cli.options import store_option
+from runlab.errors import RunlabError
+
+if TYPE_CHECKING:
+    from runlab.reproduce import RunCode
+    from runlab.store.store import Store
 
 __all__ = ["note_command", "reindex_command", "rm_command", "tag_command"]
 
@@ -62,23 +69,43 @@ def rm_command(
     """Move RUNS to the store's .trash folder, or delete them with --purge.
 
     A run still running is refused unless --force is given. A trashed run can
-    still be purged by its full id.
+    still be purged by its full id. Purging also deletes the git ref that kept
+    the run's code snapshot, where its repository is still found.
 
     \b
     Example:
       runlab rm lr-0.1 && runlab rm --purge 261203-151207-a3f9
     """
+    from runlab.reproduce import delete_snapshot_ref
     from runlab.store import open_store
 
     target = open_store(store)
     ids = [target.resolve_any(ref) if purge else target.resolve(ref) for ref in runs]
     for run_id in ids:
         if purge:
+            code = _find_code(target, run_id)
             freed = target.purge_run(run_id, force=force)
             click.echo(f"Purged {run_id} ({freed / 1e6:.1f} MB freed)")
+            if code is not None and delete_snapshot_ref(code):
+                click.echo(f"  and its code snapshot ref in {code.repo}")
         else:
             where = target.trash_run(run_id, force=force)
             click.echo(f"Moved {run_id} to {where}")
+
+
+def _find_code(store: Store, run_id: str) -> RunCode | None:
+    """Where the code snapshot of a run (in the store or its trash) lives."""
+    from runlab.reproduce import find_run_code
+    from runlab.store import layout
+    from runlab.store.stored import StoredRun
+
+    folder = store.run_dir(run_id)
+    if not folder.is_dir():
+        folder = store.path / layout.TRASH_DIR / run_id
+    try:
+        return find_run_code(StoredRun(folder, {"id": run_id}))
+    except RunlabError:
+        return None  # no code recorded: no ref to delete
 
 
 @click.command()
