@@ -417,13 +417,19 @@ def test_reproduce_says_which_packages_differ_and_exits_with_the_run_code(
         "(+ only here, - only in the run, ~ other version):"
     )
     new = only_new_run(store, known)
+    worktree = store / ".runlab" / "reproduce" / f"{run_id}-1"
     assert lines[first + 1 :] == [
         f"  + numpy {version('numpy')}",
         "  - fakepkg 9.9",
         f"  ~ click 0.0.1 -> {version('click')}",
         f"runlab: run {new} (reproduces {run_id}) ended with exit code 3",
+        f"Its worktree stays at {worktree} with what the command wrote;",
+        f"remove it with: git worktree remove --force {worktree}",
     ]
     assert meta_of(store, new)["reproduces"] == run_id
+    assert git(worktree, "rev-parse", "HEAD") == git_json(store, run_id)["snapshot"]
+    git(project, "worktree", "remove", "--force", str(worktree))
+    assert not worktree.exists()
 
 
 def test_reproduce_refuses_a_run_with_uncommitted_changes_and_no_snapshot(

@@ -180,6 +180,9 @@ def reproduce_command(
     if not quiet:
         ended = f"ended with exit code {code}"
         say(f"runlab: run {new_id} (reproduces {plan.run_id}) {ended}")
+        # Kept: the command may have written outputs into its working folder.
+        say(f"Its worktree stays at {plan.worktree} with what the command wrote;")
+        say(f"remove it with: git worktree remove --force {plan.worktree}")
     sys.exit(code)
 
 
