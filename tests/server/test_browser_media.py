@@ -270,3 +270,43 @@ def test_compare_shows_both_runs_images_side_by_side_at_one_step(
         page, lambda: loaded_widths(images) == [WIDTHS[0]] * 2, "both step 0 images"
     )
     expect(page.locator(f"div.media-compare[data-name='{HIST}']")).to_have_count(0)
+
+
+def test_a_running_run_shows_new_media_unless_the_reader_looks_back(
+    browser: Browser, tmp_path: Path
+) -> None:
+    store = tmp_path / "experiments"
+    with isolated_runs(tmp_path):
+        run = runlab.start(store=store, name="live")
+        run.log_image("samples", _image(WIDTHS[0], 50), step=0)
+        server = UiServer(store, tmp_path)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        try:
+            watch = PageWatch(context.new_page(), server.url)
+            page = open_media(watch, f"/runs/{run.id}")
+            view = page.locator("div.media-images[data-name='samples']")
+            expect(view).to_have_attribute("data-step", "0")
+
+            # New items while the reader follows the newest: shown at once.
+            run.log_image("samples", _image(WIDTHS[1], 60), step=1)
+            run.log_image("later", _image(WIDTHS[2], 70), step=1)
+            expect(view).to_have_attribute("data-step", "1", timeout=12_000)
+            expect(page.locator("div.media-images[data-name='later']")).to_have_count(1)
+            assert loaded_widths(view.locator("img.media-image")) in ([0], [WIDTHS[1]])
+
+            # The reader went back to step 0: a new step waits for them.
+            view.locator("input.media-step").focus()
+            page.keyboard.press("Home")
+            expect(view).to_have_attribute("data-step", "0")
+            media = f"/api/runs/{run.id}/media"
+            with page.expect_response(lambda r: r.url.endswith(media), timeout=12_000):
+                run.log_image("samples", _image(WIDTHS[2], 80), step=2)
+            expect(view).to_have_attribute("data-step", "0")
+            view.locator("input.media-step").focus()
+            page.keyboard.press("End")
+            expect(view).to_have_attribute("data-step", "2", timeout=12_000)
+            assert not watch.problems, "\n".join(watch.problems)
+        finally:
+            context.close()
+            run.finish()
+            server.stop()

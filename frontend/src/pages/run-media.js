@@ -24,6 +24,7 @@ import { el, fileHref, link, runHref, section } from '../dom.js';
 import { formatCount, formatNumber, formatValue, isNumeric } from '../format.js';
 
 const MAX_TABLE_ROWS = 2000;
+const LIVE_MS = 5000;
 const SMALL_IMAGE = 128;
 const LARGE_IMAGE = 360;
 
@@ -38,49 +39,86 @@ function mediaPath(runId, name = null) {
   return name === null ? base : `${base}/${encodeURIComponent(name)}`;
 }
 
-/** The run page's Media section; it fills itself, or hides when there is nothing. */
-export function mediaSection(ctx, runId) {
+/**
+ * The run page's Media section; it fills itself, or hides when there is
+ * nothing. While `isRunning()` it reads the run's media again every few
+ * seconds: a new name gets its block, and a name with new items is shown
+ * again at its newest step, unless the reader moved its slider or pick back
+ * to an older one (then it waits until they come back to the newest).
+ */
+export function mediaSection(ctx, runId, isRunning = () => false) {
   const body = el('div', { class: 'media-body' }, el('p', { class: 'empty', text: 'Loading the media…' }));
   const element = section('Media', body);
   element.id = 'media';
   element.hidden = true; // until there is media to show: most runs have none
-  fillRunMedia(ctx, runId, body, element);
+  const blocks = new Map(); // name -> { signature, view, element }
+  let busy = false;
+  async function fill() {
+    if (busy) return;
+    busy = true;
+    try {
+      await fillRunMedia(ctx, runId, body, element, blocks);
+    } finally {
+      busy = false;
+    }
+  }
+  fill().then(() => { element.dataset.mediaReady = '1'; });
+  ctx.every(LIVE_MS, () => {
+    if (!document.hidden && isRunning()) fill();
+  });
+  ctx.onLeave(() => blocks.forEach((block) => block.view.destroy?.()));
   return element;
 }
 
-async function fillRunMedia(ctx, runId, body, element) {
+/** What changes in a name's listing when something new is logged under it. */
+function signature(entry) {
+  return `${entry.kind} ${entry.count ?? ''} ${entry.steps.length} ${entry.steps.at(-1) ?? ''}`;
+}
+
+async function fillRunMedia(ctx, runId, body, element, blocks) {
   try {
     const { media = [] } = await getJSON(mediaPath(runId), {}, { signal: ctx.signal });
-    element.hidden = !media.length;
-    const blocks = await Promise.all(media.map((entry) => nameBlock(ctx, runId, entry)));
+    element.hidden = !media.length && !blocks.size;
+    const stale = media.filter((entry) => {
+      const block = blocks.get(entry.name);
+      return !block || (block.signature !== signature(entry) && block.view.isNewest());
+    });
+    const fresh = await Promise.all(stale.map((entry) => nameBlock(ctx, runId, entry)));
     if (!ctx.alive()) return;
-    body.replaceChildren(...blocks);
+    stale.forEach((entry, i) => {
+      blocks.get(entry.name)?.view.destroy?.();
+      blocks.set(entry.name, { signature: signature(entry), ...fresh[i] });
+    });
+    if (stale.length || body.firstElementChild?.classList.contains('empty')) {
+      body.replaceChildren(...media.map((entry) => blocks.get(entry.name).element));
+    }
   } catch (err) {
     if (isAbort(err)) return;
     showError(err);
     element.hidden = false;
-    body.replaceChildren(el('p', { class: 'empty', text: 'The media of this run could not be read.' }));
+    if (!blocks.size) body.replaceChildren(el('p', { class: 'empty', text: 'The media of this run could not be read.' }));
   }
-  element.dataset.mediaReady = '1';
 }
 
 async function nameBlock(ctx, runId, entry) {
   const { items = [] } = await getJSON(mediaPath(runId, entry.name), {}, { signal: ctx.signal });
   const head = el('h3', { class: 'media-name' }, el('span', { text: entry.name }),
     el('span', { class: 'muted', text: ` ${entry.kind} · ${formatCount(entry.steps.length)} step${entry.steps.length === 1 ? '' : 's'}` }));
-  return el('div', { class: 'media-block' }, head, kindView(ctx, runId, entry, items));
+  const view = kindView(ctx, runId, entry, items);
+  return { view, element: el('div', { class: 'media-block', dataset: { name: entry.name } }, head, view.element) };
 }
 
+/** A name's view: `element`, `isNewest()` (showing its last item) and maybe `destroy()`. */
 function kindView(ctx, runId, entry, items) {
   if (entry.kind === 'image') return imagesView(runId, entry.name, items);
   if (entry.kind === 'table') return pickedView(ctx, runId, entry.name, items, 'media-table', showTable);
   if (entry.kind === 'text') return pickedView(ctx, runId, entry.name, items, 'media-text', showText);
   if (entry.kind === 'histogram') {
     const view = histogramView(entry.name, items);
-    ctx.onLeave(view.destroy);
-    return view.element;
+    return { element: view.element, isNewest: () => true, destroy: view.destroy };
   }
-  return el('p', { class: 'empty', text: `This page cannot show media of kind ${entry.kind}.` });
+  const element = el('p', { class: 'empty', text: `This page cannot show media of kind ${entry.kind}.` });
+  return { element, isNewest: () => true };
 }
 
 function stepsOf(items) {
@@ -104,7 +142,8 @@ function stepSlider(steps, onStep, label) {
     onStep(steps[index]);
   }
   input.addEventListener('input', show);
-  return { element: el('div', { class: 'media-slider' }, input, text), show };
+  const isLast = () => Number(input.value) === steps.length - 1;
+  return { element: el('div', { class: 'media-slider' }, input, text), show, isLast };
 }
 
 function imagesView(runId, name, items) {
@@ -116,7 +155,7 @@ function imagesView(runId, name, items) {
   }, `Step of ${name}`);
   element.append(slider.element, grid);
   slider.show();
-  return element;
+  return { element, isNewest: slider.isLast };
 }
 
 /** One image, small ones scaled up by a whole factor (drawn pixelated), large ones down. */
@@ -165,7 +204,7 @@ function pickedView(ctx, runId, name, items, kindClass, show) {
   }
   pick.addEventListener('change', choose);
   if (items.length) choose();
-  return element;
+  return { element, isNewest: () => Number(pick.value) === items.length - 1 };
 }
 
 async function showTable(ctx, runId, item) {

@@ -41,7 +41,7 @@ export async function renderRun(root, ctx, id) {
       section('Config', Object.keys(data.config ?? {}).length ? tree(data.config, { openDepth: 2 }) : el('p', { class: 'empty', text: 'No config.' })),
       section('Metrics', metrics.element)),
     el('h2', { class: 'charts-title', text: 'Charts' }), charts.element,
-    mediaSection(ctx, run.id),
+    mediaSection(ctx, run.id, () => state.status === 'running'),
     logView(ctx, run.id, () => state.status === 'running'),
     filesSection(run.id, data.files, data.checkpoints),
     gitSection(data.git, data.diff, data.diff_truncated),
