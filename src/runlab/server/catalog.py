@@ -2,8 +2,9 @@
 
 A page polls every few seconds and pages through thousands of runs; reading
 the index for each request would cost tens of milliseconds each time. The
-catalog re-reads the store at most once per ``max_age`` seconds, and keeps
-the last filtered and sorted selection so that paging does not refilter.
+catalog re-reads the store at most once per ``max_age`` seconds (only the runs
+whose run.json changed, when they are few), and keeps the last filtered and
+sorted selection so that paging does not refilter.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from runlab.errors import RunNotFound
+from runlab.errors import RunNotFound, StoreError
 from runlab.store.query import parse_filter, sort_records
-from runlab.store.store import Store
+from runlab.store.store import Store, started_order
 
 __all__ = ["RunCatalog"]
 
 Record = dict[str, Any]
 T = TypeVar("T")
 MEMO_SIZE = 64
+# Beyond this many changed runs, one read of the whole index is cheaper.
+REREAD_LIMIT = 200
 
 
 class RunCatalog:
@@ -110,9 +113,32 @@ class RunCatalog:
         if stamps == self._stamps:
             self.store.refresh_status(self._records)
         else:
-            self._records = self.store.records()
+            # A running run's heartbeat changes its run.json every few
+            # seconds: reread that run, not the 10,000 others.
+            changed = self._reread_changed(stamps)
+            self._records = changed if changed is not None else self.store.records()
             self._by_id = {r["id"]: r for r in self._records}
             self._stamps = stamps
             # Selections and column lists made from the old records go stale.
             self._generation += 1
         self._read_at = time.monotonic()
+
+    def _reread_changed(self, stamps: dict[str, str]) -> list[Record] | None:
+        """The records with only the changed runs reread; None: read them all."""
+        old = self._stamps
+        if old is None:
+            return None
+        changed = [i for i, stamp in stamps.items() if old.get(i) != stamp]
+        gone = old.keys() - stamps.keys()
+        if len(changed) + len(gone) > REREAD_LIMIT:
+            return None
+        try:
+            fresh = self.store.reread_runs(changed)
+        except (StoreError, OSError):
+            return None  # a read-only store, say: the full read copes
+        dropped = gone.union(changed)
+        records = [r for r in self._records if r["id"] not in dropped]
+        records.extend(fresh)
+        records.sort(key=started_order)
+        self.store.refresh_status(records)
+        return records

@@ -44,7 +44,7 @@ from runlab.store.index import RunIndex
 from runlab.store.record import build_record, live_status
 from runlab.store.stored import StoredRun
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "open_store", "started_order"]
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +161,22 @@ class Store:
         record = build_record(self.run_dir(run_id))
         self.index.upsert([record], {run_id: stamp})
         return record
+
+    def reread_runs(self, run_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Re-read the folders of ``run_ids`` into the index; return their records.
+
+        The records are as :meth:`records` lists them (read back from the
+        index, live status decided); a run whose folder is gone has none.
+        """
+        records = []
+        for run_id in run_ids:
+            if not self.run_dir(run_id).is_dir():
+                continue
+            self.index_run(run_id)
+            record = self.index.get(run_id)
+            if record is not None:
+                records.append(record)
+        return self._live(records)
 
     def reindex(self, progress: Progress | None = None) -> int:
         """Rebuild the index from the run folders; return how many runs it holds."""
@@ -360,7 +376,7 @@ class Store:
             # An index we cannot open (read-only store, say) is no reason not to list.
             logger.warning("Reading runs from their folders: the index is unavailable.")
             records = [build_record(self.run_dir(i)) for i in self._settled_stamps()]
-            return sorted(records, key=_started_order)
+            return sorted(records, key=started_order)
 
     def _live(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         now = time.time()
@@ -398,7 +414,8 @@ def format_note(text: str, when: float | None = None) -> str:
     return f"\n**{stamp.isoformat(timespec='seconds')}**\n\n{text.strip()}\n"
 
 
-def _started_order(record: dict[str, Any]) -> tuple[float, str]:
+def started_order(record: dict[str, Any]) -> tuple[float, str]:
+    """The order of :meth:`Store.records`: by start time, then id; no time first."""
     started = record.get("started")
     number = started if isinstance(started, (int, float)) else float("-inf")
     return (float(number), str(record["id"]))
