@@ -175,6 +175,37 @@ def test_brushing_axes_filters_the_trials_and_double_click_clears_one(
     expect(plot).to_have_attribute("data-lines", str(TRIALS))
 
 
+def test_brushes_live_in_the_url_and_come_back_on_reload(
+    watch: PageWatch, site: SweepSite
+) -> None:
+    page = open_sweep(watch, site)
+    plot = page.locator("#parallel")
+    brush(page, "model.act", 0.02, 0.3)
+    brush(page, "optim.lr", 0.45, 1.05)
+    expect(plot).to_have_attribute("data-selected", "2")
+    assert "brush=" in page.url
+
+    page.reload()
+    watch.wait_ready()
+
+    expect(plot).to_have_attribute("data-selected", "2")
+    wait_until(page, lambda: set(trial_rows(page)) == {4, 6}, "the same two trials")
+    expect(page.locator("g.pc-axis[data-axis='optim.lr'] rect.pc-brush")).to_be_visible()
+    page.click("#pc-clear")
+    expect(plot).to_have_attribute("data-selected", str(TRIALS))
+    wait_until(page, lambda: "brush=" not in page.url, "the brushes gone from the URL")
+
+
+def test_an_unreadable_brush_parameter_is_ignored(
+    watch: PageWatch, site: SweepSite
+) -> None:
+    bad = '{"model.act":[0.5,0.1],"optim.lr":"x","seed":[0,2]}'
+    page = watch.open(f"/sweeps/{site.sweep.sweep_id}?brush={bad}")
+
+    expect(page.locator("#parallel")).to_have_attribute("data-selected", str(TRIALS))
+    assert sorted(trial_rows(page)) == list(range(TRIALS))
+
+
 def test_sorting_by_the_objective_orders_trials_with_missing_last(
     watch: PageWatch, site: SweepSite
 ) -> None:

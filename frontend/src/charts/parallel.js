@@ -118,7 +118,7 @@ function shorten(text) {
  * Creates the plot. `onBrush(selected)` is called when a brush is made,
  * changed or cleared, with the Set of row keys inside every brush (all rows
  * when there is no brush). Returns { element, render, clearBrushes,
- * selected, destroy }.
+ * selected, brushRanges, setBrushRanges, hasBrushes, destroy }.
  */
 export function createParallel({ onBrush = () => {} } = {}) {
   const element = document.createElement('div');
@@ -318,5 +318,31 @@ export function createParallel({ onBrush = () => {} } = {}) {
     onBrush(selected());
   }
 
-  return { element, render, clearBrushes, selected, hasBrushes: () => brushes.size > 0, destroy: () => resize.disconnect() };
+  /** The brushes as {axis name: [lo, hi]}, fractions of each axis (0 bottom, 1 top). */
+  function brushRanges() {
+    const round = (v) => Math.round(v * 10000) / 10000;
+    return Object.fromEntries([...brushes].map(([name, [lo, hi]]) => [name, [round(lo), round(hi)]]));
+  }
+
+  /** Sets brushes given as brushRanges() gives them; ranges that are not fractions are skipped. */
+  function setBrushRanges(ranges) {
+    brushes.clear();
+    for (const [name, range] of Object.entries(ranges ?? {})) {
+      if (!Array.isArray(range) || range.length !== 2) continue;
+      const [lo, hi] = range;
+      if ([lo, hi].every((v) => typeof v === 'number' && v >= 0 && v <= 1) && lo <= hi) brushes.set(name, [lo, hi]);
+    }
+    if (model) brushChangedAndRedraw();
+  }
+
+  function brushChangedAndRedraw() {
+    for (const name of [...brushes.keys()]) if (!model.scales.has(name)) brushes.delete(name);
+    draw();
+    onBrush(selected());
+  }
+
+  return {
+    element, render, clearBrushes, selected, brushRanges, setBrushRanges,
+    hasBrushes: () => brushes.size > 0, destroy: () => resize.disconnect(),
+  };
 }

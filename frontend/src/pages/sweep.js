@@ -1,7 +1,8 @@
 // The sweep page (/sweeps/{id}): the sweep's counts, a parallel-coordinates
 // plot of its swept parameters against a chosen metric summary, and the
 // trials table, sorted here; brushing the plot filters the table. The
-// metric (`metric`) and the sort (`sort`) live in the URL query. The page
+// metric (`metric`), the sort (`sort`) and the brushes (`brush`, JSON of
+// {axis: [lo, hi]} as fractions of each axis) live in the URL query. The page
 // reads the sweep again every few seconds while trials are running.
 import { getJSON, isAbort } from '../api.js';
 import { showError } from '../banner.js';
@@ -106,6 +107,17 @@ function compareValues(a, b, desc) {
   return desc ? -order : order;
 }
 
+/** The `brush` parameter: JSON {axis: [lo, hi]}, fractions of each axis; {} when unreadable. */
+function parseBrushes(text) {
+  if (!text) return {};
+  try {
+    const value = JSON.parse(text);
+    return value && typeof value === 'object' && !Array.isArray(value) ? value : {};
+  } catch {
+    return {};
+  }
+}
+
 function parseSort(text) {
   const key = text || 'index';
   return key.startsWith('-') ? { column: key.slice(1), desc: true } : { column: key, desc: false };
@@ -120,8 +132,10 @@ function createSweepView() {
   const picker = el('select', { id: 'pc-metric', title: 'The metric summary of the last axis, which colours the lines' });
   const plot = createParallel({ onBrush: (keys) => {
     inside = plot.hasBrushes() ? keys : null;
+    setParams({ brush: plot.hasBrushes() ? JSON.stringify(plot.brushRanges()) : null });
     renderTable();
   } });
+  plot.setBrushRanges(parseBrushes(param('brush')));
   const plotNote = el('p', { class: 'empty', hidden: true });
   const table = el('table', { id: 'sweep-trials', class: 'runs trials' });
   const shown = el('span', { id: 'trials-shown', class: 'muted' });
