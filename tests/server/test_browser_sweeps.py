@@ -190,7 +190,9 @@ def test_brushes_live_in_the_url_and_come_back_on_reload(
 
     expect(plot).to_have_attribute("data-selected", "2")
     wait_until(page, lambda: set(trial_rows(page)) == {4, 6}, "the same two trials")
-    expect(page.locator("g.pc-axis[data-axis='optim.lr'] rect.pc-brush")).to_be_visible()
+    expect(
+        page.locator("g.pc-axis[data-axis='optim.lr'] rect.pc-brush")
+    ).to_be_visible()
     page.click("#pc-clear")
     expect(plot).to_have_attribute("data-selected", str(TRIALS))
     wait_until(page, lambda: "brush=" not in page.url, "the brushes gone from the URL")
