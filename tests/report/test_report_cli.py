@@ -231,3 +231,37 @@ def parse_tags(page: str) -> list[tuple[str, list[tuple[str, str]]]]:
 
     Collector().feed(page)
     return found
+
+
+def test_a_new_report_removes_the_files_of_the_last_one_only(
+    runlab_cli: Any, four_runs: list[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "rep"
+    first = runlab_cli(
+        "report", "--by", "lr", "--metric", "val/acc.max", "--out", "rep"
+    )
+    (out / "my-notes.txt").write_text("mine\n")
+
+    again = runlab_cli(
+        "report", "--by", "lr", "--metric", "val/acc.last", "--no-figures",
+        "--out", "rep",
+    )  # fmt: skip
+
+    assert first.returncode == 0 and again.returncode == 0, again.stderr
+    written = ["table.md", "table.tex", "table.csv", "report.html", "report.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([*written, "my-notes.txt"])
+    assert json.loads((out / "report.json").read_text())["files"] == written
+
+
+def test_a_figure_that_fails_to_save_leaves_no_part_of_it(tmp_path: Path) -> None:
+    from runlab.report.figures import _save
+
+    class FullDisk:
+        def savefig(self, path: Path, **options: Any) -> None:
+            Path(path).write_bytes(b"\x89PNG half")
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space left"):
+        _save(FullDisk(), tmp_path / "val_acc.png", dpi=300)
+
+    assert list(tmp_path.iterdir()) == []

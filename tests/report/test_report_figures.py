@@ -54,10 +54,24 @@ def test_minmax_band_spans_the_runs() -> None:
     assert (band.low.tolist(), band.high.tolist()) == ([1.0, 0.0], [3.0, 2.0])
 
 
-def test_a_nan_in_one_run_breaks_the_group_line_at_that_step() -> None:
-    runs = [series([0, 1, 2], [1.0, math.nan, 3.0]), series([0, 1, 2], [1.0, 2.0, 3.0])]
+def test_a_nan_in_one_run_is_left_out_of_the_mean_and_the_run_is_named() -> None:
+    runs = [
+        series([0, 1, 2], [1.0, 2.0, 3.0]),
+        series([0, 1, 2], [3.0, math.nan, 5.0]),
+        series([0, 1, 2], [2.0, 4.0, math.inf]),
+    ]
 
     band = group_band(runs, "std")
+
+    assert band.mean.tolist() == [2.0, 3.0, 4.0]
+    assert band.low[1] == pytest.approx(3.0 - math.sqrt(2.0))
+    assert band.diverged == (1, 2)
+
+
+def test_the_line_breaks_where_every_run_is_non_finite() -> None:
+    runs = [series([0, 1, 2], [1.0, math.nan, 3.0]), series([0, 1], [1.0, math.inf])]
+
+    band = group_band(runs, "minmax")
 
     assert band.mean[0] == 1.0 and band.mean[2] == 3.0
     assert math.isnan(band.mean[1]) and math.isnan(band.low[1])
@@ -73,9 +87,19 @@ def test_a_resumed_run_is_read_from_its_latest_attempt() -> None:
 
 @pytest.mark.parametrize(
     ("metric", "stem"),
-    [("val/acc", "val_acc"), ("a\\b", "a_b"), (".hidden", "_hidden"), ("x y", "x y")],
+    [
+        ("val/acc", "val_acc"),
+        ("a\\b", "a_b"),
+        (".hidden", "_hidden"),
+        ("x y", "x_y"),
+        ("train_loss%", "train_loss_"),
+        ("acc|x", "acc_x"),
+        ("précision@1", "précision_1"),
+    ],
 )
-def test_figure_file_names_stay_inside_the_folder(metric: str, stem: str) -> None:
+def test_figure_file_names_stay_inside_the_folder_and_latex(
+    metric: str, stem: str
+) -> None:
     assert figure_stem(metric) == stem
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,7 +100,8 @@ def test_unknown_key_names_the_file_line_and_the_likely_key(tmp_path: Path) -> N
         ),
         (
             {"metrics": ["a.max"], "by": [3]},
-            "runlab report: by must be a list of names, e.g. [by1].",
+            "runlab report: by must be non-empty names (--by optim.lr, or by: "
+            "[optim.lr] in a spec file).",
         ),
     ],
 )
@@ -156,3 +158,25 @@ def test_lower_is_better_for_losses_min_summaries_and_listed_metrics(
     )
 
     assert spec.is_minimized(spec.metrics[0]) is expected
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"metrics": ["val/acc.mean"]},
+            "runlab report: Metric 'val/acc.mean': 'mean' is not a summary; the "
+            "summaries are count, last, last_step, max, min (the mean and std over "
+            "runs come by themselves).",
+        ),
+        (
+            {"metrics": ["loss.min"], "minimize": ["loss"], "maximize": ["loss"]},
+            "runlab report: loss cannot be both minimized and maximized.",
+        ),
+    ],
+)
+def test_more_mistakes_say_what_is_meant(fields: dict[str, Any], message: str) -> None:
+    with pytest.raises(ReportError) as caught:
+        make_spec({"out": "r", **fields})
+
+    assert str(caught.value) == message

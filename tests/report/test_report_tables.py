@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from latex_kit import check_latex_by_parsing, compile_latex
 
 from runlab.report import ReportError, make_spec
 from runlab.report.groups import build_table
@@ -304,3 +306,66 @@ def test_an_infinite_summary_gives_nan_spread_without_a_warning() -> None:
 
 def test_spec_out_is_a_path(tmp_path: Path) -> None:
     assert make_spec({"out": str(tmp_path), "metrics": ["a.max"]}).out == tmp_path
+
+
+def test_a_diverged_group_leaves_the_best_finite_group_bold(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = [
+        record("a", {"lr": 1.0}, loss=math.nan),
+        record("b", {"lr": 0.1}, loss=0.5),
+    ]
+
+    table = build_table(runs, spec(by=["lr"], metrics=["loss.last"]))
+
+    assert table.best == (frozenset({0}),)  # lr 0.1 sorts first
+    assert render_markdown(table, "std").splitlines()[2:] == [
+        "| 0.1 | **0.500** | 1 |",
+        "| 1.0 | nan | 1 |",
+    ]
+    assert "Run a has loss.last = nan: group lr=1.0's mean" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        (
+            "lrr",
+            "No selected run has a value for --by key 'lrr'; did you mean lr?",
+        ),
+        (
+            "optim",
+            "No selected run has a value for --by key 'optim'; it is a section; "
+            "group by one of its keys: optim.lr, optim.name.",
+        ),
+    ],
+)
+def test_a_group_key_no_run_has_is_an_error(by: str, message: str) -> None:
+    runs = [
+        record("a", {"lr": 0.1, "optim": {"lr": 0.1, "name": "sgd"}}, acc=0.5),
+        record("b", {"lr": 0.2, "optim": {"lr": 0.2, "name": "sgd"}}, acc=0.7),
+    ]
+
+    with pytest.raises(ReportError) as caught:
+        build_table(runs, spec(by=[by], metrics=["acc.max"]))
+
+    assert str(caught.value) == message
+
+
+def test_latex_cells_opening_with_a_bracket_are_not_read_as_options(
+    tmp_path: Path,
+) -> None:
+    runs = [
+        record("a", {"model": {"hidden": [32]}}, acc=0.5),
+        record("b", {"model": {"hidden": [64, 32]}}, acc=0.7),
+    ]
+    table = build_table(runs, spec(by=["model.hidden"], metrics=["acc.max"]))
+
+    latex = render_latex(table, "std")
+
+    rows = latex.splitlines()[4:6]
+    assert rows == [r"{[}32{]} & 0.500 & 1 \\", r"{[}64, 32{]} & \textbf{0.700} & 1 \\"]
+    if shutil.which("pdflatex"):
+        compile_latex(latex, tmp_path)
+    else:
+        check_latex_by_parsing(latex, 2)

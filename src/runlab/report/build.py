@@ -1,7 +1,9 @@
 """Making a report: select runs, aggregate, draw, write every file, record how.
 
 :func:`build_report` writes into the spec's ``out`` folder (created if
-missing; files of the same names are replaced, others left alone):
+missing; files of the same names are replaced; files that an earlier report
+there listed in its report.json and this one does not write are removed;
+other files are left alone):
 
 - ``table.md``, ``table.tex``, ``table.csv``: the results table;
 - ``<metric>.png`` and ``<metric>.pdf`` per figure (see
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from runlab import _json
 from runlab._atomic import write_text_atomic
@@ -83,6 +87,7 @@ def build_report(store: Store, spec: ReportSpec, now: float | None = None) -> Re
     _check_figures(spec.figures)
     curves = {m: _read_curves(m, table.groups, runs) for m in spec.figures}
     _make_folder(spec.out)
+    earlier = _earlier_files(spec.out)
 
     # Figures first: the page inlines them.
     drawn = [_draw(m, table.groups, c, spec) for m, c in curves.items()]
@@ -96,6 +101,7 @@ def build_report(store: Store, spec: ReportSpec, now: float | None = None) -> Re
     texts["report.json"] = _json.dumps(record, indent=2) + "\n"
     for name, text in texts.items():
         _write(spec.out / name, text)
+    _remove_stale(spec.out, earlier - set(record["files"]))
     logger.info("Wrote a report of %d run(s) to %s.", len(records), spec.out)
     return Report(spec.out, table, tuple(files), record, texts["table.md"])
 
@@ -186,6 +192,34 @@ def _make_folder(out: Path) -> None:
         ) from err
 
 
+def _earlier_files(out: Path) -> set[str]:
+    """The files an earlier report in ``out`` listed in its report.json."""
+    try:
+        earlier = _json.loads((out / "report.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    files = earlier.get("files") if isinstance(earlier, dict) else None
+    if not isinstance(files, list):
+        return set()
+    # Plain names only: a hand-edited list must not reach outside the folder.
+    return {
+        f
+        for f in files
+        if isinstance(f, str) and f == Path(f).name and not f.startswith(".")
+    }
+
+
+def _remove_stale(out: Path, names: set[str]) -> None:
+    """Delete the files of an earlier report that this one did not write again."""
+    for name in sorted(names):
+        try:
+            (out / name).unlink(missing_ok=True)
+        except OSError as err:
+            logger.warning("Cannot remove %s of an earlier report: %s", name, err)
+            continue
+        logger.info("Removed %s, left by an earlier report in %s.", name, out)
+
+
 def _write(path: Path, text: str) -> None:
     try:
         write_text_atomic(path, text, durable=False)
@@ -204,8 +238,20 @@ def _read_curves(
     """For each group, the non-empty series of ``metric`` its runs logged."""
     curves = []
     for group in groups:
-        found = (_series(runs[run_id], metric) for run_id in group.run_ids)
-        curves.append([s for s in found if s is not None and len(s)])
+        found = []
+        for run_id in group.run_ids:
+            series = _series(runs[run_id], metric)
+            if series is None or not len(series):
+                continue
+            found.append(series)
+            bad = int((~np.isfinite(series.values)).sum())
+            if bad:
+                logger.warning(
+                    "Run %s logged %d non-finite value(s) of %s; the figure's "
+                    "line for group %s leaves them out.", run_id, bad, metric,
+                    group.label,
+                )  # fmt: skip
+        curves.append(found)
     if not any(curves):
         raise ReportError(
             f"No selected run logged metric '{metric}', so it cannot be drawn; "

@@ -2,10 +2,13 @@
 
 Each group is drawn as the mean of its runs at each step, over the runs that
 logged that step, with a band: mean ± std (ddof=1, where two or more runs
-logged the step) or the runs' min to max. Where a run's value is NaN or
-infinite the group's line and band break, so a diverged seed never looks
-healthy. Resumed runs are read as the web page shows them: a step logged
-again hides the older points from there on.
+logged the step) or the runs' min to max. A run's NaN or infinite value is
+left out of the step's mean and band; where every run of the group is
+non-finite the line breaks. A diverged seed never looks healthy: its group's
+legend says how many of its runs went non-finite (the report warns, naming
+them).
+Resumed runs are read as the web page shows them: a step logged again hides
+the older points from there on.
 
 Figures are drawn by Matplotlib's object API on the Agg canvas, never through
 pyplot, so a report changes no global backend and opens no window. Sizes fit
@@ -17,6 +20,7 @@ carries no creation date, so the same data gives the same file.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,24 +53,31 @@ PAPER_STYLE: Any = {
     "ps.fonttype": 42,
 }
 _LINE_STYLES = ("-", "--", ":", "-.")
-_UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
+# Anything but letters, digits, "_", "." and "-": safe in file systems and in
+# LaTeX's \includegraphics.
+_UNSAFE = re.compile(r"[^\w.-]|[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
 class Band:
-    """One group's curve: steps, the mean and the band's edges (NaN: no value)."""
+    """One group's curve: steps, the mean and the band's edges (NaN: no value).
+
+    ``diverged`` holds the indexes of the runs with a non-finite value.
+    """
 
     steps: np.ndarray
     mean: np.ndarray
     low: np.ndarray
     high: np.ndarray
+    diverged: tuple[int, ...] = ()
 
 
 def figure_stem(metric: str) -> str:
     """The file name of a metric's figure, less its suffix: ``val/acc`` -> ``val_acc``.
 
-    ``/``, ``\\`` and control characters become ``_``; a leading dot too, so
-    no figure is hidden or leads out of the report's folder.
+    Every character but letters, digits, ``_``, ``.`` and ``-`` becomes ``_``
+    (``/``, spaces, ``%``, ``|``...); a leading dot too, so no figure is hidden,
+    leads out of the report's folder, or breaks ``\\includegraphics``.
     """
     stem = _UNSAFE.sub("_", metric)
     return "_" + stem[1:] if stem.startswith(".") else stem
@@ -83,21 +94,22 @@ def group_band(series: Sequence[Series], aggregate: str) -> Band:
         table[row, at] = one.values
         present[row, at] = True
 
-    count = present.sum(axis=0)
-    broken = (present & ~np.isfinite(table)).any(axis=0)
-    clean = np.where(present & ~broken, table, 0.0)
+    finite = present & np.isfinite(table)
+    count = finite.sum(axis=0)
+    clean = np.where(finite, table, 0.0)
     mean = clean.sum(axis=0) / np.maximum(count, 1)
     if aggregate == "minmax":
-        low = np.where(present, table, np.inf).min(axis=0)
-        high = np.where(present, table, -np.inf).max(axis=0)
+        low = np.where(finite, table, np.inf).min(axis=0)
+        high = np.where(finite, table, -np.inf).max(axis=0)
     else:
-        squares = np.where(present, (table - mean) ** 2, 0.0).sum(axis=0)
+        squares = np.where(finite, (clean - mean) ** 2, 0.0).sum(axis=0)
         spread = np.sqrt(squares / np.maximum(count - 1, 1))
         spread[count < 2] = np.nan
         low, high = mean - spread, mean + spread
     for column in (mean, low, high):
-        column[broken] = np.nan
-    return Band(steps, mean, low, high)
+        column[count == 0] = np.nan
+    diverged = tuple(int(i) for i in np.flatnonzero((present & ~finite).any(axis=1)))
+    return Band(steps, mean, low, high, diverged)
 
 
 def draw_metric(
@@ -131,16 +143,34 @@ def draw_metric(
         axes = figure.add_subplot()
         for index, (group, members) in enumerate(zip(groups, series, strict=True)):
             if members:
-                _draw_group(axes, index, group.label, group_band(members, aggregate))
+                band = group_band(members, aggregate)
+                _draw_group(axes, index, _legend_label(group, members, band), band)
         # Steps are whole numbers: no tick at step 0.5.
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("step")
         axes.set_ylabel(metric)
         axes.legend(frameon=False)
-        figure.savefig(paths[0], dpi=PNG_DPI)
-        figure.savefig(paths[1], metadata={"CreationDate": None})
+        _save(figure, paths[0], dpi=PNG_DPI)
+        _save(figure, paths[1], metadata={"CreationDate": None})
     logger.info("Drew figure %s for metric %r.", paths[0], metric)
     return paths
+
+
+def _legend_label(group: RunGroup, members: Sequence[Series], band: Band) -> str:
+    if not band.diverged:
+        return group.label
+    return f"{group.label} ({len(band.diverged)} of {len(members)} non-finite)"
+
+
+def _save(figure: Any, path: Path, **options: Any) -> None:
+    """Save through a temporary file: a failed save leaves no half a figure."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        figure.savefig(partial, format=path.suffix.lstrip("."), **options)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _draw_group(axes: Any, index: int, label: str, band: Band) -> None:

@@ -13,6 +13,7 @@ NaN or infinite, as NumPy computes it; such a mean is never "best".
 
 from __future__ import annotations
 
+import difflib
 import json
 import logging
 import math
@@ -107,6 +108,8 @@ def build_table(records: Sequence[Record], spec: ReportSpec) -> ResultTable:
         raise ReportError("There are no runs to report on.")
     for column in spec.metrics:
         _check_present(records, column)
+    for key in spec.by:
+        _check_key(records, key)
     groups = group_runs(records, spec.by)
     key_columns, key_cells = _key_table(groups, spec.by)
     stats = tuple(
@@ -238,8 +241,13 @@ def _values(group: RunGroup, column: MetricColumn) -> list[float]:
         value = _number(resolve_field(record, f"metric.{column.label}"))
         if value is None:
             missing.append(str(record["id"]))
-        else:
-            values.append(value)
+            continue
+        values.append(value)
+        if not math.isfinite(value):
+            logger.warning(
+                "Run %s has %s = %s: group %s's mean of it is not finite.",
+                record["id"], column.label, value, group.label,
+            )  # fmt: skip
     if missing:
         logger.warning(
             "Group %s: run(s) %s have no %s; the group's %s is over %d run(s).",
@@ -275,11 +283,31 @@ def _check_present(records: Sequence[Record], column: MetricColumn) -> None:
     )
 
 
+def _check_key(records: Sequence[Record], key: str) -> None:
+    """Refuse a group key that no run has a value for: it would make one group."""
+    if key == ALL_BUT_SEED or key in RESERVED_FIELDS:
+        return
+    if any(key_value(record, key) is not None for record in records):
+        return
+    flat_keys = sorted({k for r in records for k in (r.get("config_flat") or {})})
+    inside = [k for k in flat_keys if k.startswith(f"{key}.")]
+    if inside:
+        keys = ", ".join(inside[:8])
+        hint = f"it is a section; group by one of its keys: {keys}."
+    else:
+        close = difflib.get_close_matches(key, flat_keys, n=3)
+        hint = f"did you mean {' or '.join(close)}?" if close else "see runlab show."
+    raise ReportError(f"No selected run has a value for --by key '{key}'; {hint}")
+
+
 def _best_rows(stats: Sequence[Stats], minimize: bool) -> frozenset[int]:
+    """The rows of the best finite mean, when at least two rows have a mean."""
+    if sum(1 for s in stats if s.mean is not None) < 2:
+        return frozenset()
     means = {
         i: s.mean for i, s in enumerate(stats) if s.mean is not None and _finite(s.mean)
     }
-    if len(means) < 2:
+    if not means:
         return frozenset()
     best = min(means.values()) if minimize else max(means.values())
     return frozenset(i for i, mean in means.items() if mean == best)

@@ -57,6 +57,9 @@ KEYS = (
 )
 DEFAULT_BY = ("~seed",)
 _SUMMARY_LIST = ", ".join(sorted(METRIC_SUMMARIES))
+# For messages: the command-line flag of a spec key, and an example value.
+_FLAGS = {"metrics": "metric", "figures": "figure", "by": "by"}
+_EXAMPLES = {"metrics": "val/acc.max", "figures": "val/acc", "by": "optim.lr"}
 
 
 class ReportError(RunlabError, ValueError):
@@ -134,6 +137,11 @@ def parse_metric(text: str) -> MetricColumn:
         ReportError: the text does not end in a known summary.
     """
     name, _, summary = text.strip().rpartition(".")
+    if name and summary.isidentifier() and summary not in METRIC_SUMMARIES:
+        raise ReportError(
+            f"Metric '{text}': '{summary}' is not a summary; the summaries are "
+            f"{_SUMMARY_LIST} (the mean and std over runs come by themselves)."
+        )
     if not name or summary not in METRIC_SUMMARIES:
         raise ReportError(
             f"Metric '{text}' needs a summary: write it as NAME.SUMMARY, e.g. "
@@ -204,6 +212,13 @@ class _SpecReader:
         self._check_keys()
         metrics = self._metrics()
         figures = self._words("figures", None)
+        minimize = self._words("minimize", ()) or ()
+        maximize = self._words("maximize", ()) or ()
+        both = sorted(set(minimize) & set(maximize))
+        if both:
+            raise self.error(
+                "maximize", f"{', '.join(both)} cannot be both minimized and maximized."
+            )
         return ReportSpec(
             metrics=metrics,
             out=self._out(),
@@ -213,8 +228,8 @@ class _SpecReader:
             aggregate=self._choice("aggregate", AGGREGATES),
             figures=_unique(m.name for m in metrics) if figures is None else figures,
             x=self._choice("x", X_KINDS),
-            minimize=self._words("minimize", ()) or (),
-            maximize=self._words("maximize", ()) or (),
+            minimize=minimize,
+            maximize=maximize,
             source=self.source,
         )
 
@@ -258,7 +273,11 @@ class _SpecReader:
         if not isinstance(value, Sequence) or not all(
             isinstance(item, str) and item.strip() for item in value
         ):
-            raise self.error(key, f"{key} must be a list of names, e.g. [{key}1].")
+            example = _EXAMPLES.get(key, "name")
+            raise self.error(
+                key, f"{key} must be non-empty names (--{_FLAGS.get(key, key)} "
+                f"{example}, or {key}: [{example}] in a spec file)."
+            )  # fmt: skip
         return tuple(_unique(item.strip() for item in value))
 
     def _text(self, key: str, default: str) -> str:

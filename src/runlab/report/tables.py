@@ -40,6 +40,9 @@ _LATEX_ESCAPES = {
     "<": r"\textless{}",
     ">": r"\textgreater{}",
     "|": r"\textbar{}",
+    # After \\ or \midrule, a cell opening with [ would be read as an option.
+    "[": "{[}",
+    "]": "{]}",
     "–": "--",
     "±": r"$\pm$",
 }
