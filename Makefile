@@ -24,7 +24,7 @@ $(STATIC): $(FRONTEND_SRC)
 	touch $@
 
 demo: venv frontend
-	$(PIP) install -q -e ".[examples]"
+	$(PIP) install -q -e ".[examples,report]"
 	PATH="$(abspath $(BIN)):$$PATH" DEMO_STORE="$(DEMO_STORE)" bash examples/demo.sh
 
 test: venv frontend
