@@ -27,7 +27,7 @@ parameters:
   optim.lr: [0.1, 0.01, 0.001]
   model.width: {min: 32, max: 256, log: true, int: true}
   optim.momentum: {min: 0.5, max: 0.99}
-  data.augment: true
+  +data.augment: true
 seeds: [0, 1, 2]
 seeds_key: train.seed
 trials: 20
@@ -54,7 +54,8 @@ def sweep_error(folder: Path, text: str) -> str:
 
 def test_load_sweep_reads_every_key(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
-    (tmp_path / "conf" / "base.yaml").write_text("optim: {lr: 1.0}\n")
+    base = "optim: {lr: 1.0, momentum: 0.9}\nmodel: {width: 64}\n"
+    (tmp_path / "conf" / "base.yaml").write_text(base)
 
     spec = load_sweep(write_sweep(tmp_path, FULL))
 
@@ -85,6 +86,54 @@ def test_load_sweep_reads_every_key(tmp_path: Path) -> None:
         "optim.momentum",
         "data.augment",
     ]
+
+
+@pytest.mark.parametrize(
+    ("parameter", "message"),
+    [
+        (
+            "optim.lrr: [0.1, 0.01]",
+            "sweep.yaml:5: parameter 'optim.lrr' is not a key of the base config "
+            "base.yaml; did you mean 'optim.lr'? write '+optim.lrr' to add it as a "
+            "new key.",
+        ),
+        (
+            "width: [1, 2]",
+            "sweep.yaml:5: parameter 'width' is not a key of the base config "
+            "base.yaml; write '+width' to add it as a new key.",
+        ),
+    ],
+)
+def test_a_parameter_the_base_config_lacks_is_an_error(
+    tmp_path: Path, parameter: str, message: str
+) -> None:
+    (tmp_path / "base.yaml").write_text("optim: {lr: 1.0}\nlayers: [{units: 8}]\n")
+    text = (
+        "command: python t.py\nconfig: base.yaml\nmethod: grid\n"
+        f"parameters:\n  {parameter}\n"
+    )
+
+    with pytest.raises(ConfigError) as caught:
+        load_sweep(write_sweep(tmp_path, text))
+
+    assert str(caught.value) == f"{tmp_path}/{message}"
+
+
+def test_base_keys_sections_and_list_items_are_known(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("optim: {lr: 1.0}\nlayers: [{units: 8}]\n")
+    text = """\
+        command: python t.py
+        config: base.yaml
+        method: grid
+        parameters:
+          optim: [{lr: 0.1}]
+          layers.0.units: [4, 16]
+          +data.augment: [true]
+        """
+
+    spec = load_sweep(write_sweep(tmp_path, text))
+
+    assert list(spec.parameters) == ["optim", "layers.0.units", "data.augment"]
 
 
 def test_load_sweep_fills_defaults_for_optional_keys(tmp_path: Path) -> None:

@@ -197,7 +197,9 @@ class _SweepReader:
     def read(self) -> SweepSpec:
         self._check_keys()
         method = self._method()
-        parameters = _ParameterReader(self, method).read(self.data["parameters"])
+        params = _ParameterReader(self, method)
+        parameters = params.read(self.data["parameters"])
+        self._check_base_keys(params.written, self._config())
         seeds = self._seeds(method)
         seeds_key = self._seeds_key(parameters, seeds)
         objective = self._objective(method)
@@ -271,6 +273,31 @@ class _SweepReader:
                 ("command",), f"command is empty; write it out, {example}."
             )
         return words
+
+    def _check_base_keys(self, written: dict[str, str], base: Path | None) -> None:
+        """Refuse a parameter the base config lacks, unless written ``+name``.
+
+        A typo (``optim.lrr``) would otherwise run every trial on the base
+        config's value of the key meant.
+        """
+        if base is None:
+            return
+        from runlab.config import flatten_config, load_config
+
+        known = list(flatten_config(load_config(base)))
+        for key, name in written.items():
+            if name.startswith("+") or any(
+                k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.")
+                for k in known
+            ):
+                continue
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise self.error(
+                ("parameters", name),
+                f"parameter '{key}' is not a key of the base config {base.name}; "
+                f"{hint}write '+{key}' to add it as a new key.",
+            )
 
     def _config(self) -> Path | None:
         value = self.data.get("config")
@@ -439,12 +466,17 @@ class _ParameterReader:
                 ("parameters",),
                 "parameters is empty; name at least one config key to sweep.",
             )
-        parameters = {name: self.parameter(name, item) for name, item in value.items()}
+        # "+name" adds a key the base config lacks; the name is the key.
+        self.written = {str(name).removeprefix("+"): str(name) for name in value}
+        parameters = {
+            key: self.parameter(name, value[name]) for key, name in self.written.items()
+        }
         self.check_overlaps(list(parameters))
         return parameters
 
-    def parameter(self, name: str, value: Any) -> Parameter:
-        where = ("parameters", name)
+    def parameter(self, written: str, value: Any) -> Parameter:
+        where = ("parameters", written)
+        name = written.removeprefix("+")
         if not is_dotted_key(name):
             raise self.reader.error(
                 where, f"parameter '{name}' is not a valid config key; {_KEY_RULE}."
