@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from runlab.store import open_store
-from runlab.sweep.state import read_sweep
+from runlab.sweep.state import TrialState, create_sweep, read_sweep
 
 pytestmark = pytest.mark.usefixtures("runlab_env")
 
@@ -129,6 +129,40 @@ def test_interrupted_sweep_resumes_only_the_trials_left(
     assert [t.state for t in state.trials] == ["finished"] * 6
     assert [len(t.run_ids) for t in state.trials] == [1, 1, 2, 1, 1, 1]
     assert len(sweep_runs(store, state.id)) == 7
+
+
+NAP = """\
+import time, runlab
+run = runlab.start()
+time.sleep(1.5)
+run.log({"x": float(run.config.x)}, step=0)
+run.finish()
+"""
+
+
+@pytest.mark.slow
+def test_resume_runs_with_the_options_the_sweep_last_ran_with(
+    runlab_cli: Callable[..., Any], tmp_path: Path, store: Path
+) -> None:
+    script = write(tmp_path, "nap.py", NAP)
+    body = f"command: {PY} {script}\nmethod: grid\nparameters:\n  x: [0, 1]\n"
+    sweep = sweep_file(tmp_path, body)
+    last = {"parallel": 2, "gpus": [], "executor": "local", "address": None}
+    state = create_sweep(
+        store, file_text=body, file=str(sweep), method="grid", name=None,
+        trials=[TrialState(0, {"x": 0}), TrialState(1, {"x": 1})],
+        options={**last, "retries": 1},
+    )  # fmt: skip
+
+    ok(runlab_cli("sweep", "resume", state.id, timeout=120))
+
+    state = read_sweep(store, state.id)
+    assert [t.state for t in state.trials] == ["finished", "finished"]
+    first, second = state.trials
+    assert first.started < second.ended and second.started < first.ended  # side by side
+    assert state.options == {**last, "retries": 1}
+    ok(runlab_cli("sweep", "resume", state.id, "--retries", "0", timeout=60))
+    assert read_sweep(store, state.id).options == {**last, "retries": 0}
 
 
 def _logged(store: Path, run_ids: list[str]) -> bool:

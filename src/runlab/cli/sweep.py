@@ -50,8 +50,7 @@ def _execution_options(func: Any) -> Any:
         click.option(
             "--executor",
             type=click.Choice(["local", "ray"]),
-            default="local",
-            show_default=True,
+            help="Where trials run (default local).",
         ),
         click.option(
             "--address", help="The Ray cluster's address (with --executor ray)."
@@ -59,9 +58,7 @@ def _execution_options(func: Any) -> Any:
         click.option(
             "--retries",
             type=click.IntRange(0),
-            default=0,
-            show_default=True,
-            help="Times a failed trial is run again.",
+            help="Times a failed trial is run again (default 0).",
         ),
         store_option,
     ]
@@ -95,6 +92,9 @@ def run_command(file: str, **how: Any) -> None:
 def resume_command(sweep: str, **how: Any) -> None:
     """Run the trials of SWEEP that did not finish.
 
+    Options not given are those the sweep last ran with (its --parallel,
+    --gpus, --executor, --address and --retries).
+
     \b
     Example:
       runlab sweep resume sw-261203-151207-a3f9 --parallel 2
@@ -104,7 +104,7 @@ def resume_command(sweep: str, **how: Any) -> None:
 
     store = open_store(how.pop("store"))
     with _interrupt_exits():
-        state = resume_sweep(store, sweep, **_executor_args(how))
+        state = resume_sweep(store, sweep, **_resume_args(how))
     _finish(state)
 
 
@@ -176,12 +176,27 @@ def _interrupt_exits() -> Iterator[None]:
 
 def _executor_args(how: dict[str, Any]) -> dict[str, Any]:
     gpus = [g.strip() for g in (how.get("gpus") or "").split(",") if g.strip()]
-    if how["executor"] == "ray" and not how.get("address"):
+    executor = how["executor"] or "local"
+    if executor == "ray" and not how.get("address"):
         raise click.UsageError("--executor ray needs --address (the Ray head's).")
     parallel = how["parallel"] or (len(gpus) if gpus else 1)
     return {
         "parallel": parallel,
         "gpus": gpus,
+        "executor": executor,
+        "address": how.get("address"),
+        "retries": how["retries"] or 0,
+    }
+
+
+def _resume_args(how: dict[str, Any]) -> dict[str, Any]:
+    """The options given; those not given stay None (the sweep's last ones)."""
+    gpus = how.get("gpus")
+    return {
+        "parallel": how["parallel"],
+        "gpus": None
+        if gpus is None
+        else [g.strip() for g in gpus.split(",") if g.strip()],
         "executor": how["executor"],
         "address": how.get("address"),
         "retries": how["retries"],

@@ -64,6 +64,7 @@ def start_sweep(
         trials=[TrialState(p.index, dict(p.params), p.seed) for p in points],
         executor=executor,
         cwd=os.getcwd(),
+        options=_options(parallel, gpus, executor, address, retries),
     )
     with holding_sweep(state):
         runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
@@ -74,17 +75,27 @@ def resume_sweep(
     store: Store,
     ref: str,
     *,
-    parallel: int = 1,
-    gpus: Sequence[str] = (),
-    executor: str = "local",
+    parallel: int | None = None,
+    gpus: Sequence[str] | None = None,
+    executor: str | None = None,
     address: str | None = None,
-    retries: int = 0,
+    retries: int | None = None,
     progress: bool = True,
 ) -> SweepState:
-    """Run the trials of sweep ``ref`` that did not finish (see docs/sweeps.md)."""
+    """Run the trials of sweep ``ref`` that did not finish (see docs/sweeps.md).
+
+    An option left None is what the sweep was last run with.
+    """
     state = read_sweep(store.path, ref)
     text = (state.folder / "sweep.yaml").read_text(encoding="utf-8")
     spec = loads_sweep(text, Path(state.file))
+    was = state.options
+    gpus = list(was.get("gpus") or []) if gpus is None else list(gpus)
+    executor = executor or was.get("executor") or "local"
+    if address is None and executor == was.get("executor"):
+        address = was.get("address")
+    parallel = parallel or was.get("parallel") or (len(gpus) if gpus else 1)
+    retries = was.get("retries", 0) if retries is None else retries
     check_gpus(gpus, spec.gpus_per_trial)
     _check_ready(spec, [])
     with holding_sweep(state):
@@ -93,9 +104,21 @@ def resume_sweep(
             # A trial still marked running lost its runner: it did not finish.
             if trial.state == "running":
                 trial.state = "killed"
+        state.options = _options(parallel, gpus, executor, address, retries)
         state.save()
         runner = _runner(store, spec, state, executor, address, parallel, gpus, retries)
         return _run(runner, progress)
+
+
+def _options(
+    parallel: int,
+    gpus: Sequence[str],
+    executor: str,
+    address: str | None,
+    retries: int,
+) -> dict[str, Any]:
+    return {"parallel": parallel, "gpus": list(gpus), "executor": executor,
+            "address": address, "retries": retries}  # fmt: skip
 
 
 def check_gpus(gpus: Sequence[str], per_trial: int) -> None:

@@ -93,6 +93,9 @@ class SweepState:
     executor: str = "local"
     cwd: str = ""
     trials: list[TrialState] = field(default_factory=list)
+    # How it was last run (parallel, gpus, executor, address, retries): what
+    # a resume does unless told otherwise.
+    options: dict[str, Any] = field(default_factory=dict)
 
     def save(self) -> None:
         """Write ``state.json`` in one step (temp file and rename)."""
@@ -137,6 +140,7 @@ def create_sweep(
     trials: Iterable[TrialState],
     executor: str = "local",
     cwd: str = "",
+    options: dict[str, Any] | None = None,
 ) -> SweepState:
     """Make the sweep's folder with a copy of its file, and its first state."""
     root = store_path / SWEEPS_DIR
@@ -155,6 +159,7 @@ def create_sweep(
     state = SweepState(
         id=sweep_id, folder=folder, file=file, method=method, created=time.time(),
         name=name, executor=executor, cwd=cwd, trials=list(trials),
+        options=dict(options or {}),
     )  # fmt: skip
     state.save()
     return state
@@ -204,4 +209,5 @@ def _load(folder: Path) -> SweepState:
         method=data.get("method", ""), created=float(data.get("created") or 0),
         name=data.get("name"), executor=data.get("executor", "local"),
         cwd=data.get("cwd", ""), trials=trials,
+        options=dict(data.get("options") or {}),
     )  # fmt: skip
