@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 import runlab
+from runlab.store import open_store
 
 pytestmark = pytest.mark.usefixtures("runlab_env")
 
@@ -446,6 +447,43 @@ def test_ctrl_c_at_a_terminal_reaches_the_child_once(
     assert (meta["status"], meta["error"]) == ("killed", "stopped after SIGINT")
 
 
+LOGGER = """
+import time, runlab
+run = runlab.start()
+for step in range(100000):
+    run.log({"loss": 1.0 / (step + 1)}, step=step)
+    if step == 50:
+        print("ready", flush=True)
+    if step >= 50:
+        time.sleep(0.01)
+"""
+
+
+def test_sigint_to_the_whole_group_without_terminal_ends_cleanly(
+    runlab_popen: Any, store: Path, tmp_path: Path
+) -> None:
+    # killpg: the script gets SIGINT from the group, and again passed on by
+    # the wrapper (no terminal, so it cannot tell); the second may come while
+    # runlab closes the run, which must not be cut short or print its insides.
+    script = tmp_path / "train.py"
+    script.write_text(LOGGER)
+    wrapper = runlab_popen("run", "--", PY, str(script), start_new_session=True)
+    assert wrapper.stdout.readline() == "ready\n"
+    time.sleep(0.3)
+    os.killpg(wrapper.pid, signal.SIGINT)
+
+    _, err = wrapper.communicate(timeout=60)
+
+    assert wrapper.returncode != 0
+    assert err.count("KeyboardInterrupt") == 1, err
+    for inside in ("Error in sys.excepthook", "Exception ignored", "runlab/"):
+        assert inside not in err, err
+    run = open_store(store).load_run(only_run(store).name)
+    assert run.status == "killed"
+    steps = run.metric("loss").steps
+    assert steps.tolist() == list(range(len(steps))) and len(steps) > 50
+
+
 def test_child_does_not_outlive_a_wrapper_killed_with_sigkill(
     runlab_popen: Any, store: Path
 ) -> None:
@@ -553,6 +591,7 @@ def test_config_value_outside_an_arguments_choices_fails_like_argparse(
 
 DEFAULTS_SCRIPT = """
 import runlab
+from runlab.store import open_store
 run = runlab.start(config={"optim": {"lr": 0.1, "momentum": 0.9}, "epochs": 3})
 print(run.config.to_dict())
 """

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import sys
 import threading
+import time
+from collections.abc import Iterator
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from runlab.run import Run
 
-__all__ = ["ProcessHooks", "die_of_sigterm"]
+__all__ = ["ProcessHooks", "die_of_sigterm", "holding_sigint"]
+
+# Seconds within which a second SIGINT is taken for a copy of the first.
+DUPLICATE_S = 0.5
 
 
 class ProcessHooks:
@@ -25,13 +31,18 @@ class ProcessHooks:
         self._old_sigterm: Any = None
         self._old_exit = sys.exit
         self.die_after_close = False
+        # The interpreter is ending (at exit, or an uncaught exception).
+        self.exiting = False
         sys.excepthook = self._excepthook
         # sys.exit(3), and argparse's exit on a bad flag, never reach the
         # excepthook; note their code on the way out.
         sys.exit = self._exit
         atexit.register(self._at_exit)
+        self._old_sigint: Any = None
+        self._last_sigint: float | None = None
         if threading.current_thread() is threading.main_thread():
             self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+            self._old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
 
     def remove(self) -> None:
         if sys.excepthook == self._excepthook:
@@ -45,12 +56,16 @@ class ProcessHooks:
         ):
             signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
+            if signal.getsignal(signal.SIGINT) == self._on_sigint:
+                signal.signal(signal.SIGINT, self._old_sigint)
 
     def _excepthook(
         self, kind: type[BaseException], error: BaseException, tb: TracebackType | None
     ) -> None:
-        self.run._fail(kind, error, tb)
-        self._old_excepthook(kind, error, tb)
+        self.exiting = True
+        with holding_sigint(replay=False):
+            self.run._fail(kind, error, tb)
+        self._old_excepthook(kind, error, _cut_own_frame(tb))
 
     def _exit(self, status: object = None) -> NoReturn:
         self.run._note_exit(status)
@@ -58,9 +73,25 @@ class ProcessHooks:
         raise AssertionError("sys.exit returned")  # pragma: no cover
 
     def _at_exit(self) -> None:
+        self.exiting = True
         if self.run._exit_code is None and self.run._status is None:
             self.run._exit_code = 0
         self.run.finish()
+
+    def _on_sigint(self, signum: int, frame: FrameType | None) -> None:
+        # Without a terminal, a SIGINT sent to the whole process group reaches
+        # the script twice: directly, and passed on by `runlab run`. The copy
+        # must not interrupt the handling of the first (its traceback, the
+        # run's last points), so a second one that soon after is dropped.
+        now = time.monotonic()
+        if self._last_sigint is not None and now - self._last_sigint < DUPLICATE_S:
+            return
+        self._last_sigint = now
+        old = self._old_sigint
+        if callable(old):
+            old(signum, frame)
+        elif old != signal.SIG_IGN:
+            signal.default_int_handler(signum, frame)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
         if self.run.is_finished:
@@ -84,3 +115,41 @@ def die_of_sigterm() -> None:
     """End the process by SIGTERM, so that its parent sees what happened."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def holding_sigint(replay: bool = True) -> Iterator[None]:
+    """Let no SIGINT interrupt the block: a run's last points and status.
+
+    A Ctrl-C often arrives twice (from the terminal, and passed on by a
+    wrapper); the second must not cut the flush of the first's run short. A
+    SIGINT that came inside is raised once the block is done with ``replay``;
+    without, as when the process is ending anyway, it is dropped.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        old = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except (ValueError, OSError):  # no signals here (an embedded interpreter)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if caught and replay and callable(old):
+        old(signal.SIGINT, None)
+
+
+def _cut_own_frame(tb: TracebackType | None) -> TracebackType | None:
+    """End a KeyboardInterrupt's traceback where the script was, not in our handler."""
+    own = ProcessHooks._on_sigint.__code__
+    previous, current = None, tb
+    while current is not None:
+        if current.tb_frame.f_code is own and previous is not None:
+            previous.tb_next = None
+            break
+        previous, current = current, current.tb_next
+    return tb

@@ -38,7 +38,7 @@ from runlab._attach import (
     merge_into_run_config,
     record_loss,
 )
-from runlab._hooks import ProcessHooks, die_of_sigterm
+from runlab._hooks import ProcessHooks, die_of_sigterm, holding_sigint
 from runlab._values import I64, as_step, split_metrics
 from runlab.errors import RunFinished, RunlabError
 from runlab.owner import RunOwner
@@ -567,7 +567,9 @@ class Run:
             if self._finished:
                 return
             self._finished = True
-        self._close(self._status or status)
+        exiting = self._hooks is not None and self._hooks.exiting
+        with holding_sigint(replay=not exiting):
+            self._close(self._status or status)
 
     def _close(self, status: str) -> None:
         global _active
