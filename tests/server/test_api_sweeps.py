@@ -200,7 +200,7 @@ def test_unreadable_sweep_file_still_answers_the_sweep(
     assert f"Sweep {sweep.sweep_id}: cannot read its objective" in caplog.text
 
 
-def test_sweep_pages_answer_the_built_page(
+def test_pages_answer_the_built_page_404_for_what_is_not_there(
     sweep_store: tuple[Path, SweepStore], sweep: SweepStore, tmp_path: Path
 ) -> None:
     static = tmp_path / "static"
@@ -210,6 +210,15 @@ def test_sweep_pages_answer_the_built_page(
     with _client(sweep_store[0], static) as client:
         listing = client.get("/sweeps")
         one = client.get(f"/sweeps/{sweep.sweep_id}")
+        missing = client.get("/sweeps/sw-nope")
+        run_page = client.get(f"/runs/{sweep.run_ids[0]}")
+        no_run = client.get("/runs/nope")
+        compare = client.get(f"/compare?runs={sweep.run_ids[0]},{sweep.run_ids[1]}")
+        half = client.get(f"/compare?runs={sweep.run_ids[0]},nope")
 
-    assert listing.status_code == one.status_code == 200
+    assert listing.status_code == one.status_code == run_page.status_code == 200
+    assert compare.status_code == 200
     assert one.text == "<main id=app></main>"
+    # A page of what is not there is the page (which says so), answered 404.
+    assert missing.status_code == no_run.status_code == half.status_code == 404
+    assert missing.text == no_run.text == "<main id=app></main>"

@@ -28,6 +28,7 @@ from runlab.server.security import SecurityGuard
 from runlab.store.index import MIGRATIONS
 from runlab.store.journal import Journal
 from runlab.store.store import Store
+from runlab.sweep.state import read_sweep
 
 __all__ = ["STATIC_DIR", "create_app", "is_page_built"]
 
@@ -120,8 +121,30 @@ def _page(request: Request) -> Response:
             "The web page is not built; run `make frontend` in the runlab checkout.",
             "PageNotBuilt",
         )
-    # The shell is tiny and changes with every build: never cached.
-    return FileResponse(index, headers={"cache-control": "no-cache"})
+    # The shell is tiny and changes with every build: never cached. A page of
+    # a run or sweep that is not there is still the page (it says so), but
+    # with the status a link checker or a script expects.
+    status = 200 if _page_subject_exists(request) else 404
+    return FileResponse(
+        index, status_code=status, headers={"cache-control": "no-cache"}
+    )
+
+
+def _page_subject_exists(request: Request) -> bool:
+    """Whether the runs or the sweep a page path names exist."""
+    catalog: RunCatalog = request.app.state.catalog
+    refs = []
+    if "run_id" in request.path_params:
+        refs = [request.path_params["run_id"]]
+    elif request.url.path == "/compare":
+        refs = [r for r in request.query_params.get("runs", "").split(",") if r]
+    try:
+        catalog.get_many(refs)
+        if "sweep_id" in request.path_params:
+            read_sweep(request.app.state.store.path, request.path_params["sweep_id"])
+    except RunlabError:
+        return False
+    return True
 
 
 def _info(request: Request) -> JSONResponse:
