@@ -164,6 +164,23 @@ def test_labels_must_be_one_per_item(run: runlab.Run) -> None:
     assert str(raised.value) == (
         "data_preview needs one label per item: 5 labels, not an array of shape (2,)."
     )
+    assert runlab.load_run(run.id).media_names() == []  # nothing logged
+
+
+def test_a_preview_clashing_with_logged_media_logs_nothing(run: runlab.Run) -> None:
+    images = np.zeros((5, 4, 4), dtype=np.uint8)
+    runlab.data_preview(run, images, [0, 1, 0, 1, 0])
+
+    with pytest.raises(MediaError) as raised:
+        runlab.data_preview(run, images, ["a", "b", "a", "b", "a"], step=1)
+
+    assert str(raised.value) == (
+        f"Media 'data/labels' of run {run.id} holds histograms; this preview would "
+        "log a table: give data_preview another name=."
+    )
+    stored = runlab.load_run(run.id)
+    assert [i.step for i in stored.media("data/samples")] == [0]
+    assert [i.step for i in stored.media("data/labels")] == [0]
 
 
 def test_empty_data_is_refused(run: runlab.Run) -> None:

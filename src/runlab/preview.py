@@ -77,16 +77,61 @@ def data_preview(
     """
     if max_images < 1 or max_items < 1:
         raise MediaError("data_preview needs max_images and max_items of 1 or more.")
+    # Everything is read and checked first: a failed call logs nothing.
     items, yielded, total = _read_items(data, max_items, max_images)
-    if items.ndim <= 2:
+    found = _given_labels(labels, total) if labels is not None else yielded
+    images = None if items.ndim <= 2 else _as_hwc_batch(_pick(items, max_images))
+    _check_kinds(run, _planned_kinds(items, found, name))
+
+    if images is None:
         logged = _log_features(run, items.reshape(len(items), -1), name, step)
     else:
-        sample = _log_samples(run, items, total, max_images, name=name, step=step)
+        batch, scaling = _unit_range(images)
+        caption = f"{len(batch)} of {total} items, evenly spaced{scaling}"
+        sample = run.log_image(_key(name, "samples"), make_grid(batch), step, caption)
         logged = {_key(name, "samples"): sample}
-    found = _given_labels(labels, total) if labels is not None else yielded
     if found is not None:
         logged[_key(name, "labels")] = _log_labels(run, found, name, step)
     return {key: item for key, item in logged.items() if item is not None}
+
+
+def _planned_kinds(
+    items: np.ndarray[Any, Any], labels: np.ndarray[Any, Any] | None, name: str
+) -> dict[str, str]:
+    """The media names a preview will log, with their kinds."""
+    if items.ndim <= 2:
+        width = items.reshape(len(items), -1).shape[1]
+        kinds = {
+            _key(name, f"feature_{i}"): "histogram"
+            for i in range(min(width, MAX_FEATURES))
+        }
+    else:
+        kinds = {_key(name, "samples"): "image"}
+    if labels is not None:
+        numeric = labels.dtype.kind in "biuf"
+        kinds[_key(name, "labels")] = "histogram" if numeric else "table"
+    return kinds
+
+
+def _check_kinds(run: Run, kinds: dict[str, str]) -> None:
+    """Refuse a preview whose names already hold media of another kind."""
+    if run.path is None:
+        return  # a disabled rank logs nothing
+    from runlab.store.media import list_media
+
+    held = {entry["name"]: entry["kind"] for entry in list_media(run.path)}
+    for media_name, kind in kinds.items():
+        if held.get(media_name, kind) != kind:
+            raise MediaError(
+                f"Media {media_name!r} of run {run.path.name} holds "
+                f"{held[media_name]}s; this preview would log a {kind}: give "
+                "data_preview another name=."
+            )
+
+
+def _pick(images: np.ndarray[Any, Any], max_images: int) -> np.ndarray[Any, Any]:
+    # An array comes whole; a dataset's images were picked when read.
+    return images[spread(len(images), max_images)]
 
 
 def _key(name: str, part: str) -> str:
@@ -247,22 +292,6 @@ def _log_features(
         key = _key(name, f"feature_{i}")
         logged[key] = run.log_histogram(key, table[:, i], step=step)
     return logged
-
-
-def _log_samples(
-    run: Run,
-    images: np.ndarray[Any, Any],
-    total: int,
-    max_images: int,
-    *,
-    name: str,
-    step: int,
-) -> MediaItem | None:
-    # An array comes whole; a dataset's images were picked when read.
-    picked = images[spread(len(images), max_images)]
-    batch, scaling = _unit_range(_as_hwc_batch(picked))
-    caption = f"{len(batch)} of {total} items, evenly spaced{scaling}"
-    return run.log_image(_key(name, "samples"), make_grid(batch), step, caption)
 
 
 def _as_hwc_batch(images: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

@@ -532,3 +532,86 @@ def test_disabled_rank_logs_no_media(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run.log_image("samples", GREY) is None
     assert run.log_text("x", "y") is None
     assert run.path is None
+
+
+def test_a_float_image_a_rounding_error_over_one_is_clipped(run: runlab.Run) -> None:
+    image = np.full((2, 2), 0.5)
+    image[0, 0] = 1.0000001
+    image[0, 1] = -1e-9
+
+    run.log_image("normalised", image, step=0)
+
+    assert np.asarray(_png(run, "normalised")).tolist() == [[255, 0], [128, 128]]
+
+
+def test_a_float_image_out_of_range_says_by_how_much(run: runlab.Run) -> None:
+    image = np.full((2, 2), 0.5)
+    image[0, 0] = 1.0001
+
+    with pytest.raises(MediaError) as raised:
+        run.log_image("wrong", image, step=0)
+
+    assert "has float values from 0.5 to 1.0001;" in str(raised.value)
+
+
+def test_a_2d_array_is_a_table_and_pandas_missing_values_are_null(
+    run: runlab.Run,
+) -> None:
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(
+        {
+            "y": ["a", "b"],
+            "when": pd.to_datetime(["2020-01-01", None]),
+            "i": pd.array([1, None], dtype="Int64"),
+        }
+    ).set_index("y")
+
+    run.log_table("grid", np.arange(6).reshape(2, 3))
+    run.log_table("frame", frame)
+
+    assert _table(run, "grid") == {
+        "columns": ["c0", "c1", "c2"],
+        "rows": [[0, 1, 2], [3, 4, 5]],
+    }
+    assert _table(run, "frame") == {
+        "columns": ["y", "when", "i"],
+        "rows": [["a", "2020-01-01T00:00:00", 1], ["b", None, None]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("log", "message"),
+    [
+        (
+            lambda run: run.log_table("cube", np.zeros((2, 2, 2))),
+            "Table 'cube' is an array of 3 dimensions; a table is 2-D",
+        ),
+        (
+            lambda run: run.log_text("t", "a\ud800b"),
+            "Text 't' holds a character UTF-8 cannot store (a lone surrogate, "
+            "'\\ud800' at 1)",
+        ),
+        (
+            lambda run: run.log_histogram("z", np.array([1 + 2j])),
+            "Histogram 'z' got complex numbers",
+        ),
+    ],
+)
+def test_more_bad_media_get_one_clear_error(
+    run: runlab.Run, log: Any, message: str, recwarn: pytest.WarningsRecorder
+) -> None:
+    with pytest.raises(MediaError) as raised:
+        log(run)
+
+    assert str(raised.value).startswith(message)
+    assert runlab.load_run(run.id).media_names() == []
+    assert not recwarn.list
+
+
+def test_a_histogram_of_a_huge_range_warns_nothing(
+    run: runlab.Run, recwarn: pytest.WarningsRecorder
+) -> None:
+    with pytest.raises(MediaError, match="cannot be binned"):
+        run.log_histogram("wide", [-1e308, 1e308], step=0)
+
+    assert not recwarn.list

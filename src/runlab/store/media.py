@@ -66,6 +66,9 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "index.jsonl"
 KINDS = ("image", "histogram", "table", "text")
 MAX_BINS = 10_000
+# How far outside [0, 1] a float image may stray by rounding: it is clipped.
+FLOAT_SLACK = 1e-6
+_MISSING_TYPES = frozenset(["NAType", "NaTType"])
 _FILES = {
     "image": ("images", ".png"),
     "table": ("tables", ".json"),
@@ -256,8 +259,16 @@ class MediaWriter:
                 f"Text {name!r} must be a str, not {type(text).__name__}; "
                 "convert it with str() first."
             )
+        try:
+            payload = text.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise MediaError(
+                f"Text {name!r} holds a character UTF-8 cannot store (a lone "
+                f"surrogate, {text[err.start]!r} at {err.start}); fix the text, "
+                "e.g. text.encode('utf-8', 'replace').decode()."
+            ) from None
         fields = {"chars": len(text)}
-        return self._add(name, "text", step, fields, text.encode("utf-8"))
+        return self._add(name, "text", step, fields, payload)
 
     def _add(
         self,
@@ -497,12 +508,14 @@ def _float_to_uint8(name: str, array: np.ndarray[Any, Any]) -> np.ndarray[Any, A
             "before logging it."
         )
     low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
+    # Rounding error (1.0000001 after a normalisation) is not a mistake.
+    if low < -FLOAT_SLACK or high > 1.0 + FLOAT_SLACK:
         raise MediaError(
-            f"Image {name!r} has float values from {low:.6g} to {high:.6g}; float "
+            f"Image {name!r} has float values from {low:.9g} to {high:.9g}; float "
             "images must lie in [0, 1]: divide by 255 if they run to 255, or clip."
         )
-    return np.rint(array.astype(np.float64) * 255.0).astype(np.uint8)
+    unit = np.clip(array.astype(np.float64), 0.0, 1.0)
+    return np.rint(unit * 255.0).astype(np.uint8)
 
 
 def is_torch_tensor(value: Any) -> bool:
@@ -545,7 +558,8 @@ def histogram_fields(
     finite = array[np.isfinite(array)]
     spec = _bin_spec(name, bins)
     try:
-        counts, edges = np.histogram(finite, bins=spec)
+        with np.errstate(all="ignore"):
+            counts, edges = np.histogram(finite, bins=spec)
     except ValueError as err:
         raise MediaError(
             f"Histogram {name!r} cannot be binned ({err}); give other bins."
@@ -566,6 +580,11 @@ def _numbers(name: str, values: Any) -> np.ndarray[Any, Any]:
 
     if is_torch_tensor(values):
         values = torch_to_numpy(values)
+    if np.iscomplexobj(values):
+        raise MediaError(
+            f"Histogram {name!r} got complex numbers; log their .real, .imag "
+            "or abs() as separate histograms."
+        )
     try:
         return np.asarray(values, dtype=np.float64).ravel()
     except (TypeError, ValueError):
@@ -604,8 +623,9 @@ def table_content(
     Args:
         rows: a list of dicts (columns: the union of their keys, in order of
             first appearance; a missing key is null), a list of lists or
-            tuples (columns ``c0``, ``c1``... unless given), or a pandas
-            DataFrame (its columns; the index is left out).
+            tuples (columns ``c0``, ``c1``... unless given), a 2-D array,
+            or a pandas DataFrame (its columns, after its index when the
+            index is named; pd.NA and NaT become null).
         columns: the columns to keep, in order (for dicts and DataFrames), or
             the names of the list rows' columns.
 
@@ -614,6 +634,13 @@ def table_content(
     """
     if callable(getattr(rows, "itertuples", None)) and hasattr(rows, "columns"):
         return _frame_content(name, rows, columns)
+    if hasattr(rows, "ndim") and callable(getattr(rows, "tolist", None)):
+        if rows.ndim != 2:
+            raise MediaError(
+                f"Table {name!r} is an array of {rows.ndim} dimensions; a table "
+                "is 2-D: one row per item, one column per field."
+            )
+        rows = rows.tolist()
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
         raise MediaError(
             f"Table {name!r} is a {type(rows).__name__}; log a list of dicts, "
@@ -633,6 +660,10 @@ def table_content(
 def _frame_content(
     name: str, frame: Any, columns: Sequence[Any] | None
 ) -> tuple[list[str], list[list[Any]]]:
+    # A named index (set_index("label")) is data: it becomes the first
+    # columns. An unnamed one (0, 1, 2..., or what a filter left) is not.
+    if any(level is not None for level in frame.index.names):
+        frame = frame.reset_index()
     if columns is not None:
         try:
             frame = frame[list(columns)]
@@ -679,4 +710,7 @@ def _cell(value: Any) -> Any:
     # A cell holding an array would otherwise end in jsonable's item() call.
     if getattr(value, "ndim", 0) and callable(getattr(value, "tolist", None)):
         value = value.tolist()
+    # pandas' missing values (pd.NA, NaT) are null; a float NaN stays "NaN".
+    if type(value).__name__ in _MISSING_TYPES:
+        return None
     return _json.jsonable(value)

@@ -122,8 +122,12 @@ class StoredRun:
         """
         items = read_media(self.path, name)
         if not items:
-            known = ", ".join(repr(n) for n, _ in self.media_names()[:10]) or "none"
-            raise KeyError(f"Run {self.id} has no media {name!r}; it has: {known}.")
+            names = [n for n, _ in self.media_names()]
+            known = ", ".join(repr(n) for n in names[:10]) or "none"
+            more = f" and {len(names) - 10} more" if len(names) > 10 else ""
+            raise KeyError(
+                f"Run {self.id} has no media {name!r}; it has: {known}{more}."
+            )
         return items
 
     def checkpoints(self) -> dict[str, Any]:
