@@ -192,6 +192,26 @@ def test_edit_with_text_replaces_it_and_keeps_the_date(
     assert after["created"] == before["created"]
 
 
+def test_edit_with_tags_alone_changes_only_the_tags_without_an_editor(
+    runlab_cli: Any, runlab_json: Any
+) -> None:
+    entry_id = add_entry(runlab_cli, "the text", "--tag", "idea")
+    no_editor = {"EDITOR": "false", "VISUAL": None}
+
+    tagged = runlab_cli("journal", "edit", entry_id, "--tag", "lr", "--tag", "warmup",
+                        env=no_editor)  # fmt: skip
+    shown = runlab_json("journal", "show", entry_id)
+    cleared = runlab_cli("journal", "edit", entry_id, "--no-tags", env=no_editor)
+    both = runlab_cli("journal", "edit", entry_id, "--no-tags", "--tag", "x")
+
+    assert tagged.stdout == f"Updated journal entry {entry_id}.\n", tagged.stderr
+    assert (shown["text"], shown["tags"]) == ("the text", ["lr", "warmup"])
+    assert cleared.returncode == 0, cleared.stderr
+    assert runlab_json("journal", "show", entry_id)["tags"] == []
+    assert both.returncode == 2
+    assert "Give --tag or --no-tags, not both." in both.stderr
+
+
 def test_edit_opens_the_editor_on_the_text(
     runlab_cli: Any, runlab_json: Any, tmp_path: Path
 ) -> None:

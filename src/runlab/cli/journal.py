@@ -69,31 +69,43 @@ def add_command(text: str | None, tags: tuple[str, ...], store: str | None) -> N
 @click.argument("entry")
 @click.option("--text", help="The new text ('-': standard input), without an editor.")
 @click.option("--tag", "tags", multiple=True, help="Replace the tags with these.")
+@click.option("--no-tags", is_flag=True, help="Remove every tag.")
 @store_option
 def edit_command(
-    entry: str, text: str | None, tags: tuple[str, ...], store: str | None
+    entry: str,
+    text: str | None,
+    tags: tuple[str, ...],
+    no_tags: bool,
+    store: str | None,
 ) -> None:
-    """Edit an entry's text.
+    """Edit an entry's text or tags.
 
     ENTRY (an id or a unique prefix) opens in $VISUAL or $EDITOR; --text
-    replaces the text without one. The entry keeps its creation date.
+    replaces the text without one. --tag (or --no-tags) alone changes only
+    the tags. The entry keeps its creation date.
 
     \b
     Example:
       runlab journal edit 2026-12-03-151207 --text "Warmup did not help."
+      runlab journal edit 2026-12-03-151207 --tag lr --tag warmup
     """
     from runlab.store import open_store
     from runlab.store.journal import Journal
 
+    if tags and no_tags:
+        raise click.UsageError("Give --tag or --no-tags, not both.")
     journal = Journal(open_store(store).path)
     old = _resolve(journal, entry)
     if text == "-":
         text = sys.stdin.read()
+    elif text is None and (tags or no_tags):
+        text = old.text  # only the tags change
     elif text is None:
         # An editor closed without saving leaves the text as it was.
         edited = click.edit(old.text, extension=".md", require_save=True)
         text = old.text if edited is None else edited
-    new = journal.update_entry(old.id, text, tags or None)
+    new_tags = [] if no_tags else (list(tags) or None)
+    new = journal.update_entry(old.id, text, new_tags)
     if (new.text, new.tags) == (old.text, old.tags):
         click.echo(f"Journal entry {old.id} is unchanged.")
     else:
