@@ -188,3 +188,22 @@ def test_ls_shows_the_column_it_sorts_by(runlab_cli: Any) -> None:
     header = done.stdout.splitlines()[0].split()
     assert header[-1] == "acc.max"
     assert done.stdout.splitlines()[1].split()[1] == "acc-0.9"
+
+
+def test_ls_warns_of_keys_no_run_has_naming_the_closest(
+    runlab_cli: Any, three: list[str]
+) -> None:
+    nothing = runlab_cli("ls", "optim.lrr < 0.5")
+    listed = runlab_cli(
+        "ls", "depth = 2", "--sort", "-loss.mn", "--columns", "name,optim.lr,zzz"
+    )
+    fine = runlab_cli("ls", "optim.lr < 0.5", "--sort", "-loss.min")
+
+    warning, count = nothing.stderr.splitlines()
+    assert warning == "Warning: no run has 'optim.lrr'; did you mean 'optim.lr'?"
+    assert count.startswith("0 run(s) in ")
+    assert listed.stderr.splitlines()[:2] == [
+        "Warning: no listed run has 'loss.mn'; did you mean 'loss.min'?",
+        "Warning: no listed run has 'zzz'",
+    ]
+    assert "Warning" not in fine.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import click
 
@@ -46,9 +47,15 @@ def ls_command(
       runlab ls 'status = finished and val/acc.max > 0.9' --sort -val/acc.max
     """
     from runlab.store import open_store
+    from runlab.store.query import parse_filter
 
     target = open_store(store)
     records = target.records(where, sort=sort or ["started"])
+    asked = [*parse_filter(where).fields, *sort, *(columns or "").split(",")]
+    if records:
+        _warn_unknown(records, asked, "no listed run")
+    else:  # a filter that matches nothing may be a typo: look at every run
+        _warn_unknown(target.records(), asked, "no run")
     if as_json and as_csv:
         raise click.UsageError("Choose one of --json and --csv.")
     total = len(records)
@@ -73,6 +80,16 @@ def _warn_unreadable(records: list[dict[str, object]]) -> None:
         if record.get("status") == "unreadable":
             click.echo(f"Warning: run {record['id']} is unreadable: {record.get('error')}",
                        err=True)  # fmt: skip
+
+
+def _warn_unknown(records: list[dict[str, Any]], keys: list[str], who: str) -> None:
+    """Say which filter, sort or column keys no run has: typos, most likely."""
+    from runlab.store.query import unknown_keys
+
+    wanted = [k.strip() for k in keys if k.strip()]
+    for key, close in unknown_keys(records, wanted).items():
+        hint = f"; did you mean '{close}'?" if close else ""
+        click.echo(f"Warning: {who} has '{key}'{hint}", err=True)
 
 
 def _with_sort_keys(columns: list[str], sort: Sequence[str]) -> list[str]:
