@@ -13,6 +13,7 @@ import numpy
 import pytest
 
 import runlab
+from runlab.config import loads_config
 
 pytestmark = pytest.mark.usefixtures("runlab_env")
 
@@ -163,7 +164,8 @@ def test_digits_requirements_and_dockerfile_install_in_a_fresh_venv(
     assert (tmp_path / "image" / "requirements.txt").read_text() == requirements
     assert "\n# left out runlab==" in requirements
 
-    # The Dockerfile: the run's Python as base, its command as CMD.
+    # The Dockerfile: the run's Python as base, its command with its config
+    # (epochs=1 included) as CMD.
     version = run.environment["python"]["version"]
     dockerfile = (tmp_path / "image" / "Dockerfile").read_text()
     steps = [
@@ -178,7 +180,12 @@ def test_digits_requirements_and_dockerfile_install_in_a_fresh_venv(
         "CMD",
     ]
     assert steps[0][1] == f"python:{version}-slim"
-    assert json.loads(steps[-1][1]) == ["python", "train.py"]
+    assert json.loads(steps[-1][1]) == [
+        "runlab", "run", "-c", "run-config.yaml", "--", "python", "train.py",
+    ]  # fmt: skip
+    config = (tmp_path / "image" / "run-config.yaml").read_text()
+    assert loads_config(config) == loads_config((run.path / "config.yaml").read_text())
+    assert loads_config(config)["epochs"] == 1
 
     # A second fresh venv installs the requirements and imports scikit-learn.
     rebuilt = make_venv(tmp_path / "rebuilt")

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 FORMATS = ("requirements", "conda", "dockerfile")
 REQUIREMENTS_NAME = "requirements.txt"
+# The config `runlab run -c` gave a run, written beside its Dockerfile.
+CONFIG_NAME = "run-config.yaml"
 
 # Installers a fresh environment brings along, whichever version it is.
 _SKIPPED = frozenset({"pip"})
@@ -72,6 +74,7 @@ def format_envfile(
     *,
     command: Sequence[str] | None = None,
     cwd: str | None = None,
+    config: str | None = None,
 ) -> str:
     """Return the text of a ``fmt`` file that rebuilds run ``run_id``'s environment.
 
@@ -81,6 +84,9 @@ def format_envfile(
         env_dir: the run's ``env/`` folder.
         command: the run's command line, the Dockerfile's ``CMD``.
         cwd: the folder the run started in, named in the Dockerfile.
+        config: the run's config (YAML text) when ``runlab run`` gave it to
+            the command: the Dockerfile then runs the command through
+            ``runlab run -c`` with that config (written beside it).
 
     Raises:
         RunlabError: ``fmt`` is unknown, or the run recorded no environment.
@@ -96,7 +102,9 @@ def format_envfile(
     if fmt == "conda":
         export = _read_conda_export(Path(env_dir), environment)
         return format_conda_file(run_id, environment, export)
-    return format_dockerfile(run_id, environment, command=command, cwd=cwd)
+    return format_dockerfile(
+        run_id, environment, command=command, cwd=cwd, with_config=config is not None
+    )
 
 
 def write_envfile(
@@ -107,25 +115,31 @@ def write_envfile(
     *,
     command: Sequence[str] | None = None,
     cwd: str | None = None,
+    config: str | None = None,
 ) -> list[Path]:
     """Write a ``fmt`` file to ``path`` (atomically); return the paths written.
 
     A Dockerfile gets its ``requirements.txt`` written beside it, second in the
-    list, replacing one that is there. Missing folders of ``path`` are created.
+    list, and ``config`` (see :func:`format_envfile`) as ``run-config.yaml``
+    third, replacing files that are there. Missing folders are created.
 
     Raises:
         RunlabError: as :func:`format_envfile`, or ``path`` cannot be written.
     """
     target = Path(path)
-    files = {target: format_envfile(fmt, run_id, env_dir, command=command, cwd=cwd)}
+    text = format_envfile(fmt, run_id, env_dir, command=command, cwd=cwd, config=config)
+    files = {target: text}
     if fmt == "dockerfile":
         beside = target.parent / REQUIREMENTS_NAME
-        if beside == target:
+        extras = {beside: format_envfile("requirements", run_id, env_dir)}
+        if config is not None:
+            extras[target.parent / CONFIG_NAME] = config
+        if target in extras:
             raise RunlabError(
-                f"Cannot write the Dockerfile to {target}: its {REQUIREMENTS_NAME} "
+                f"Cannot write the Dockerfile to {target}: its {target.name} "
                 f"goes there. Name it {target.parent / 'Dockerfile'} instead."
             )
-        files[beside] = format_envfile("requirements", run_id, env_dir)
+        files.update(extras)
     for file, text in files.items():
         _write_file(file, text)
     return list(files)
@@ -198,11 +212,13 @@ def format_dockerfile(
     *,
     command: Sequence[str] | None = None,
     cwd: str | None = None,
+    with_config: bool = False,
 ) -> str:
     """Return a Dockerfile on the run's Python that installs its requirements.
 
     It copies ``requirements.txt`` from its own folder, then that folder, where
-    the run's code is to be placed, into ``/app``, and runs the run's command.
+    the run's code is to be placed, into ``/app``, and runs the run's command;
+    ``with_config``, through ``runlab run -c run-config.yaml``.
 
     Raises:
         RunlabError: the environment records no Python version.
@@ -221,7 +237,7 @@ def format_dockerfile(
         f"COPY {REQUIREMENTS_NAME} .",
         f"RUN pip install --no-cache-dir -r {REQUIREMENTS_NAME}",
         *_notes_on_left_out(environment),
-        *_code_lines(environment, command, cwd),
+        *_code_lines(environment, command, cwd, with_config),
     ]
     return "".join(line + "\n" for line in lines)
 
@@ -402,7 +418,10 @@ def _notes_on_left_out(environment: dict[str, Any]) -> list[str]:
 
 
 def _code_lines(
-    environment: dict[str, Any], command: Sequence[str] | None, cwd: str | None
+    environment: dict[str, Any],
+    command: Sequence[str] | None,
+    cwd: str | None,
+    with_config: bool,
 ) -> list[str]:
     where = f" in {cwd}" if cwd else ""
     lines = [
@@ -411,7 +430,14 @@ def _code_lines(
     ]
     if not command:
         return [*lines, "# The run recorded no command: add a CMD."]
-    return [*lines, f"CMD {json.dumps(_portable_command(environment, command))}"]
+    program = _portable_command(environment, command)
+    if with_config:
+        lines += [
+            f"# runlab run gave the command the run's config, {CONFIG_NAME} (written",
+            "# beside this file by -o); runlab must be installed for it.",
+        ]
+        program = ["runlab", "run", "-c", CONFIG_NAME, "--", *program]
+    return [*lines, f"CMD {json.dumps(program)}"]
 
 
 def _portable_command(environment: dict[str, Any], command: Sequence[str]) -> list[str]:

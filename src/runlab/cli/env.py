@@ -50,7 +50,12 @@ def env_command(run: str, fmt: str, output: Path | None, store: str | None) -> N
     stored = open_store(store).load_run(run)
     env_dir = stored.path / layout.ENV_DIR
     meta = stored.meta
-    facts = {"command": meta.get("command"), "cwd": meta.get("cwd")}
+    facts = {"command": meta.get("command"), "cwd": meta.get("cwd"), "config": None}
+    if fmt == "dockerfile" and (meta.get("config_file") or meta.get("overrides")):
+        # The config came from `runlab run`, not the script: the image needs it.
+        config_path = stored.path / layout.CONFIG_FILE
+        if config_path.is_file():
+            facts["config"] = config_path.read_text(encoding="utf-8")
 
     # Printing: the file's text alone, so that it can be piped.
     if output is None:
@@ -60,4 +65,9 @@ def env_command(run: str, fmt: str, output: Path | None, store: str | None) -> N
     written = write_envfile(fmt, stored.id, env_dir, output, **facts)
     click.echo(f"Wrote the {_WHAT[fmt]} of run {stored.id} to {written[0]}")
     for extra in written[1:]:
-        click.echo(f"Wrote the requirements it installs to {extra}")
+        what = (
+            "the requirements it installs"
+            if extra.name == "requirements.txt"
+            else ("the run's config it runs with")
+        )
+        click.echo(f"Wrote {what} to {extra}")
