@@ -75,20 +75,40 @@ def test_run_exit_3_is_failed_and_the_wrapper_exits_3(
     )  # fmt: skip
 
 
-def test_run_of_a_missing_command_is_failed_with_127(
-    runlab_cli: Any, store: Path
+@pytest.mark.parametrize(
+    ("program", "why"),
+    [
+        ("no-such-command-xyz", "is not on PATH"),
+        ("./train.pyy", "is not an executable file"),
+    ],
+)
+def test_run_of_a_missing_command_makes_no_run_and_exits_127(
+    runlab_cli: Any, store: Path, program: str, why: str
 ) -> None:
-    done = runlab_cli("run", "--", "no-such-command-xyz", "--flag")
+    done = runlab_cli("run", "--", program, "--flag")
+
+    assert done.returncode == 127
+    assert (
+        done.stderr == f"Error: Cannot start '{program}': it {why}; no run was made.\n"
+    )
+    assert not store.exists()
+
+
+def test_a_command_that_cannot_start_is_a_failed_run_with_127(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "not-a-program"
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+
+    done = runlab_cli("run", "--", str(script))
 
     assert done.returncode == 127
     folder = only_run(store)
-    message = "Cannot start 'no-such-command-xyz': No such file or directory."
     meta = meta_of(folder)
-    assert (meta["status"], meta["exit_code"], meta["error"]) == (
-        "failed", 127, message,
-    )  # fmt: skip
-    assert (folder / "log.txt").read_text() == message + "\n"
-    assert message in done.stderr
+    assert (meta["status"], meta["exit_code"]) == ("failed", 127)
+    assert meta["error"].startswith(f"Cannot start '{script}'")
+    assert meta["error"] in done.stderr
 
 
 def test_run_child_output_goes_to_log_and_terminal(

@@ -105,10 +105,13 @@ def test_ui_on_another_host_prints_a_token_url_and_asks_for_it(served: str) -> N
 @needs_page
 def test_ui_serves_the_page_shell_with_a_csp(served: str) -> None:
     base, _, token = served.partition("/?token=")
-    status, headers = _get(f"{base}/runs/x", {"Authorization": f"Bearer {token}"})
-    assert status == 200
-    assert headers["content-type"].startswith("text/html")
-    assert "script-src 'self'" in headers["content-security-policy"]
+    auth = {"Authorization": f"Bearer {token}"}
+    status, headers = _get(f"{base}/", auth)
+    missing, its_headers = _get(f"{base}/runs/x", auth)
+    assert (status, missing) == (200, 404)  # no run x: the page, which says so
+    for answer in (headers, its_headers):
+        assert answer["content-type"].startswith("text/html")
+        assert "script-src 'self'" in answer["content-security-policy"]
 
 
 def test_ui_port_out_of_range_is_a_usage_error(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -91,6 +92,7 @@ def run_command(
     if not command:
         raise click.UsageError("Give the command to run after '--'.")
     config = resolve_config(config_path, overrides)
+    _check_startable(command[0])
     target = open_store(store)
     quiet = bool(ctx.find_root().params.get("quiet"))
     if not quiet:
@@ -111,6 +113,19 @@ def run_command(
     if not quiet:
         click.echo(f"runlab: run {run_id} ended with exit code {code}", err=True)
     sys.exit(code)
+
+
+def _check_startable(program: str) -> None:
+    """Refuse, before any run is made, a program that cannot be found (a typo)."""
+    if "/" in program:
+        found = os.path.isfile(program) and os.access(program, os.X_OK)
+    else:
+        found = shutil.which(program) is not None
+    if not found:
+        where = "is not an executable file" if "/" in program else "is not on PATH"
+        click.echo(f"Error: Cannot start '{program}': it {where}; no run was made.",
+                   err=True)  # fmt: skip
+        sys.exit(127)  # as a shell says "command not found"
 
 
 def _id_writer(path: str | None) -> Callable[[str], None] | None:
