@@ -207,3 +207,13 @@ def test_ls_warns_of_keys_no_run_has_naming_the_closest(
         "Warning: no listed run has 'zzz'",
     ]
     assert "Warning" not in fine.stderr
+
+
+def test_ls_shows_the_columns_it_filters_by_even_when_constant(
+    runlab_cli: Any, three: list[str]
+) -> None:
+    done = runlab_cli("ls", "depth = 2 and optim.lr < 1")
+
+    assert done.returncode == 0, done.stderr
+    header = re.split(r"\s{2,}", done.stdout.splitlines()[0])
+    assert "depth" in header and "optim.lr" in header

@@ -51,7 +51,8 @@ def ls_command(
 
     target = open_store(store)
     records = target.records(where, sort=sort or ["started"])
-    asked = [*parse_filter(where).fields, *sort, *(columns or "").split(",")]
+    filtered = list(parse_filter(where).fields)
+    asked = [*filtered, *sort, *(columns or "").split(",")]
     if records:
         _warn_unknown(records, asked, "no listed run")
     else:  # a filter that matches nothing may be a typo: look at every run
@@ -63,7 +64,7 @@ def ls_command(
         records = records[:limit]
     chosen = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
     if chosen is None and not as_json:
-        chosen = _with_sort_keys(default_columns(records), sort or ())
+        chosen = _with_keys(default_columns(records), [*filtered, *sort])
     if as_json:
         echo_json([public_record(r) for r in records])
     elif as_csv:
@@ -92,7 +93,7 @@ def _warn_unknown(records: list[dict[str, Any]], keys: list[str], who: str) -> N
         click.echo(f"Warning: {who} has '{key}'{hint}", err=True)
 
 
-def _with_sort_keys(columns: list[str], sort: Sequence[str]) -> list[str]:
-    """The default columns, plus the keys the table is sorted by."""
-    keys = [key.removeprefix("-") for key in sort]
-    return columns + [key for key in keys if key not in columns]
+def _with_keys(columns: list[str], keys: Sequence[str]) -> list[str]:
+    """The default columns, plus the keys the runs are filtered and sorted by."""
+    wanted = dict.fromkeys(key.removeprefix("-") for key in keys)
+    return columns + [key for key in wanted if key not in columns]
