@@ -145,6 +145,17 @@ def test_log_of_something_not_a_dict_is_a_clear_type_error() -> None:
     assert run.step == -1
 
 
+@pytest.mark.parametrize("step", [True, 1.0, "3"])
+def test_a_step_that_is_not_an_integer_is_refused(step: object) -> None:
+    with runlab.start() as run:
+        with pytest.raises(TypeError, match="A step must be an integer"):
+            run.log({"acc": 0.5}, step=step)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="A step must be an integer"):
+            run.log_text("t", "x", step=step)  # type: ignore[arg-type]
+
+    assert runlab.load_run(run.id).metric_names() == []
+
+
 def test_log_string_value_raises_type_error_naming_it_others_stored() -> None:
     with runlab.start() as run:
         with pytest.raises(TypeError) as raised:

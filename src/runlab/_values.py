@@ -19,6 +19,8 @@ I64 = 2**63
 
 
 def as_step(step: Any) -> int:
+    if isinstance(step, bool):  # an int to Python, never meant as a step
+        raise TypeError(f"A step must be an integer, not bool ({step}).")
     try:
         value = operator.index(step)
     except TypeError:

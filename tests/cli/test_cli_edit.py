@@ -56,6 +56,16 @@ def test_note_appends_to_the_run_readme(runlab_cli: Any, store: Path) -> None:
     assert runlab.load_run(run_id).notes == path.read_text()
 
 
+def test_an_empty_note_is_refused(runlab_cli: Any, store: Path) -> None:
+    run_id = make_run("base")
+
+    done = runlab_cli("note", "base", "  ")
+
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == "Error: A note needs some text; the note was not added.\n"
+    assert not (store / run_id / "README.md").exists()
+
+
 def test_tag_adds_and_remove_takes_away(runlab_cli: Any, store: Path) -> None:
     run_id = make_run("base")
 
@@ -265,7 +275,7 @@ def test_tag_refuses_a_tag_that_cannot_be_listed(runlab_cli: Any, tag: str) -> N
 
     assert done.returncode == 1
     assert done.stderr == (
-        f"Error: Tag {tag!r} is not allowed: a tag is a non-empty word without "
+        f"Error: Tag {tag!r} is not allowed: a tag is non-empty text without "
         "commas or line breaks.\n"
     )
 

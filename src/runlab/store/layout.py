@@ -108,7 +108,7 @@ def check_tags(tags: Iterable[str]) -> list[str]:
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip() or _BAD_TAG.search(tag):
             raise ValueError(
-                f"Tag {tag!r} is not allowed: a tag is a non-empty word without "
+                f"Tag {tag!r} is not allowed: a tag is non-empty text without "
                 "commas or line breaks."
             )
         if len(tag) > MAX_TAG_CHARS:

@@ -217,6 +217,8 @@ class Store:
         """Append a timestamped paragraph to a run's README.md."""
         from runlab.store.files import locked
 
+        if not text.strip():
+            raise StoreError("A note needs some text; the note was not added.")
         run_id = self.resolve(ref)
         path = self.run_dir(run_id) / layout.NOTES_FILE
         try:
