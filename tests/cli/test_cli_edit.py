@@ -23,6 +23,7 @@ COMMANDS = [
     "note",
     "tag",
     "rm",
+    "restore",
     "reindex",
     "doctor",
     "env",
@@ -104,6 +105,27 @@ def test_rm_purge_deletes_a_trashed_run_for_good(runlab_cli: Any, store: Path) -
     assert done.stdout.startswith(f"Purged {run_id} (")
     assert list((store / ".trash").iterdir()) == []
     assert names_listed(runlab_cli) == []
+
+
+def test_a_trashed_run_says_where_it_is_and_comes_back(
+    runlab_cli: Any, store: Path
+) -> None:
+    run_id = make_run("lr0.01")
+    assert runlab_cli("rm", "lr0.01").returncode == 0
+
+    shown = runlab_cli("show", "lr0.01")
+    restored = runlab_cli("restore", "lr0.01")
+    again = runlab_cli("restore", "lr0.01")
+
+    assert shown.returncode == 1
+    assert shown.stderr == (
+        f"Error: Run 'lr0.01' is in the trash of {store}; bring it back with "
+        f"`runlab restore {run_id}`.\n"
+    )
+    assert restored.stdout == f"Restored {run_id}\n", restored.stderr
+    assert names_listed(runlab_cli) == ["lr0.01"]
+    assert again.returncode == 1
+    assert again.stderr == f"Error: 'lr0.01' matches no trashed run in {store}.\n"
 
 
 def test_rm_purge_of_a_live_run(runlab_cli: Any, store: Path) -> None:

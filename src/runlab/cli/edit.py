@@ -13,7 +13,13 @@ if TYPE_CHECKING:
     from runlab.reproduce import RunCode
     from runlab.store.store import Store
 
-__all__ = ["note_command", "reindex_command", "rm_command", "tag_command"]
+__all__ = [
+    "note_command",
+    "reindex_command",
+    "restore_command",
+    "rm_command",
+    "tag_command",
+]
 
 
 @click.command()
@@ -69,8 +75,9 @@ def rm_command(
     """Move RUNS to the store's .trash folder, or delete them with --purge.
 
     A run still running is refused unless --force is given. A trashed run can
-    still be purged by its full id. Purging also deletes the git ref that kept
-    the run's code snapshot, where its repository is still found.
+    be brought back with `runlab restore`, or purged by its full id. Purging
+    also deletes the git ref that kept the run's code snapshot, where its
+    repository is still found.
 
     \b
     Example:
@@ -106,6 +113,23 @@ def _find_code(store: Store, run_id: str) -> RunCode | None:
         return find_run_code(StoredRun(folder, {"id": run_id}))
     except RunlabError:
         return None  # no code recorded: no ref to delete
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True)
+@store_option
+def restore_command(runs: tuple[str, ...], store: str | None) -> None:
+    """Bring RUNS back from the store's trash (by id, id prefix or name).
+
+    \b
+    Example:
+      runlab rm lr-0.1 && runlab restore lr-0.1
+    """
+    from runlab.store import open_store
+
+    target = open_store(store)
+    for ref in runs:
+        click.echo(f"Restored {target.restore_run(ref)}")
 
 
 @click.command()

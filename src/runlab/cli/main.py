@@ -39,6 +39,11 @@ COMMANDS = {
     "note": ("runlab.cli.edit", "note_command", "Append a note to a run."),
     "tag": ("runlab.cli.edit", "tag_command", "Add or remove tags of a run."),
     "rm": ("runlab.cli.edit", "rm_command", "Move runs to the trash, or purge them."),
+    "restore": (
+        "runlab.cli.edit",
+        "restore_command",
+        "Bring runs back from the trash.",
+    ),
     "reindex": (
         "runlab.cli.edit",
         "reindex_command",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import logging
 import os
 import shutil
@@ -140,6 +141,12 @@ class Store:
         if exact or len(matches) == 1:
             return (exact or matches)[0]
         if not matches:
+            trashed = self._find_in_trash(ref)
+            if len(trashed) == 1:
+                raise RunNotFound(
+                    f"Run '{ref}' is in the trash of {self.path}; bring it back "
+                    f"with `runlab restore {trashed[0]}`."
+                )
             raise RunNotFound(f"No run '{ref}' in {self.path}; see `runlab ls`.")
         shown = ", ".join(matches[:5]) + (", ..." if len(matches) > 5 else "")
         raise RunNotFound(
@@ -297,6 +304,40 @@ class Store:
         self.index.remove([run_id])
         return freed
 
+    def restore_run(self, ref: str) -> str:
+        """Move a trashed run (by id, unique id prefix or name) back; return its id.
+
+        Raises:
+            RunNotFound: no trashed run, or several, match ``ref``.
+            StoreError: a run of that id is in the store again, or the move failed.
+        """
+        found = self._find_in_trash(ref.strip())
+        if len(found) != 1:
+            what = "no trashed run" if not found else f"{len(found)} trashed runs"
+            raise RunNotFound(f"'{ref}' matches {what} in {self.path}.")
+        run_id = found[0]
+        if self.run_dir(run_id).exists():
+            raise StoreError(
+                f"Run {run_id} is in the store and in its trash; remove one by hand."
+            )
+        try:
+            os.replace(self.path / layout.TRASH_DIR / run_id, self.run_dir(run_id))
+        except OSError as err:
+            raise self._write_error(f"Cannot restore run {run_id}", err) from err
+        self.index_run(run_id)
+        return run_id
+
+    def _find_in_trash(self, ref: str) -> list[str]:
+        """Ids of trashed runs whose id, id prefix or name is ``ref``."""
+        trash = self.path / layout.TRASH_DIR
+        if not ref or not trash.is_dir():
+            return []
+        ids = sorted(p.name for p in trash.iterdir() if layout.is_run_id(p.name))
+        if ref in ids:
+            return [ref]
+        named = [i for i in ids if _trashed_name(trash / i) == ref]
+        return named or [i for i in ids if i.startswith(ref)]
+
     def resolve_any(self, ref: str) -> str:
         """Like :meth:`resolve`, but also finds runs already in the trash."""
         try:
@@ -414,6 +455,14 @@ def format_note(text: str, when: float | None = None) -> str:
     """Return a note paragraph headed by its local time with offset."""
     stamp = datetime.fromtimestamp(time.time() if when is None else when).astimezone()
     return f"\n**{stamp.isoformat(timespec='seconds')}**\n\n{text.strip()}\n"
+
+
+def _trashed_name(folder: Path) -> str | None:
+    try:
+        name = json.loads((folder / layout.RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return name.get("name") if isinstance(name, dict) else None
 
 
 def started_order(record: dict[str, Any]) -> tuple[float, str]:
