@@ -218,3 +218,31 @@ def test_a_dataset_of_items_of_different_shapes_is_refused(run: runlab.Run) -> N
         "The dataset's items have different shapes ((2,), (3,)); data_preview "
         "needs items of one shape."
     )
+
+
+def test_a_feature_that_cannot_be_binned_logs_no_feature(run: runlab.Run) -> None:
+    rows = np.random.default_rng(0).random((50, 3))
+    rows[0, 2] = 1e308
+    rows[1, 2] = -1e308
+
+    with pytest.raises(MediaError, match="feature_2' cannot be binned"):
+        runlab.data_preview(run, rows)
+
+    assert runlab.load_run(run.id).media_names() == []
+
+
+def test_dict_items_and_an_empty_name_are_refused_clearly(run: runlab.Run) -> None:
+    dataset = [{"image": np.zeros((4, 4)), "label": 0}] * 3
+
+    with pytest.raises(MediaError, match="The dataset's items are dicts"):
+        runlab.data_preview(run, dataset)
+    with pytest.raises(MediaError, match="data_preview needs a name"):
+        runlab.data_preview(run, np.zeros((3, 4, 4)), name="")
+
+
+def test_list_pairs_with_an_array_give_labels(run: runlab.Run) -> None:
+    dataset = [[np.full((4, 4), i / 4), i % 2] for i in range(4)]
+
+    logged = runlab.data_preview(run, dataset)
+
+    assert sorted(logged) == ["data/labels", "data/samples"]

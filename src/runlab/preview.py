@@ -23,9 +23,15 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from runlab.store.media import MediaError, is_torch_tensor, torch_to_numpy
+from runlab.store.media import (
+    MediaError,
+    is_torch_tensor,
+    torch_to_numpy,
+    with_article,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -77,6 +83,8 @@ def data_preview(
     """
     if max_images < 1 or max_items < 1:
         raise MediaError("data_preview needs max_images and max_items of 1 or more.")
+    if not isinstance(name, str) or not name.strip():
+        raise MediaError("data_preview needs a name (the prefix of its media).")
     # Everything is read and checked first: a failed call logs nothing.
     items, yielded, total = _read_items(data, max_items, max_images)
     found = _given_labels(labels, total) if labels is not None else yielded
@@ -124,7 +132,7 @@ def _check_kinds(run: Run, kinds: dict[str, str]) -> None:
         if held.get(media_name, kind) != kind:
             raise MediaError(
                 f"Media {media_name!r} of run {run.path.name} holds "
-                f"{held[media_name]}s; this preview would log a {kind}: give "
+                f"{held[media_name]}s; this preview would log {with_article(kind)}: give "
                 "data_preview another name=."
             )
 
@@ -191,7 +199,17 @@ def _split_item(item: Any) -> tuple[np.ndarray[Any, Any], bool]:
     """Return an item's ``x`` as an array, and whether it carried a label."""
     import numpy as np
 
-    has_label = isinstance(item, tuple) and len(item) >= 2
+    if isinstance(item, Mapping):
+        raise MediaError(
+            f"The dataset's items are dicts (keys {', '.join(map(str, item))}); "
+            "data_preview takes arrays, or (x, y) tuples: pass e.g. "
+            "[(d['image'], d['label']) for d in dataset]."
+        )
+    # (x, y) tuples; [x, y] lists too when x is an array (a row of numbers
+    # given as a list is features, not a pair).
+    has_label = (isinstance(item, tuple) and len(item) >= 2) or (
+        isinstance(item, list) and len(item) == 2 and hasattr(item[0], "shape")
+    )
     x = item[0] if has_label else item
     if is_torch_tensor(x):
         x = torch_to_numpy(x)
@@ -281,17 +299,23 @@ def _given_labels(labels: Any, total: int) -> np.ndarray[Any, Any]:
 def _log_features(
     run: Run, table: np.ndarray[Any, Any], name: str, step: int
 ) -> dict[str, MediaItem | None]:
+    from runlab.store.media import histogram_fields
+
     features = table.shape[1]
     if features > MAX_FEATURES:
         logger.info(
             "Data preview %r shows the first %d of %d features.",
             name, MAX_FEATURES, features,
         )  # fmt: skip
-    logged = {}
-    for i in range(min(features, MAX_FEATURES)):
-        key = _key(name, f"feature_{i}")
-        logged[key] = run.log_histogram(key, table[:, i], step=step)
-    return logged
+    keys = [_key(name, f"feature_{i}") for i in range(min(features, MAX_FEATURES))]
+    # Binned once first: a feature that cannot be binned stops the call before
+    # any of them is logged.
+    for i, key in enumerate(keys):
+        histogram_fields(key, table[:, i])
+    return {
+        key: run.log_histogram(key, table[:, i], step=step)
+        for i, key in enumerate(keys)
+    }
 
 
 def _as_hwc_batch(images: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:

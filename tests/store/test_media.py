@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -175,7 +176,7 @@ def test_4d_batch_says_to_log_each_image_or_make_a_grid(run: runlab.Run) -> None
 
     assert str(raised.value) == (
         "Image 'samples' is a batch of 16 images (shape (16, 3, 32, 32)); "
-        "log each image, or make a grid first."
+        "log each image (image[0] for a batch of one), or make a grid first."
     )
 
 
@@ -316,7 +317,8 @@ def test_histogram_of_no_finite_values_has_no_min_or_max(run: runlab.Run) -> Non
         (
             ["a", "b"],
             64,
-            "Histogram 'h' needs numbers (a list, an array or a tensor); got list.",
+            "Histogram 'h' needs numbers (a list, an array or a tensor, of one "
+            "shape); got list.",
         ),
         ([1.0], 0, "Histogram 'h' asks for 0 bins; give 1 to 10000."),
         ([1.0], [1.0], "Histogram 'h' needs 2 to 10001 finite bin edges."),
@@ -615,3 +617,40 @@ def test_a_histogram_of_a_huge_range_warns_nothing(
         run.log_histogram("wide", [-1e308, 1e308], step=0)
 
     assert not recwarn.list
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([[1, 2], [3]], "needs numbers (a list, an array or a tensor, of one shape)"),
+        (None, "got None; give it numbers."),
+    ],
+)
+def test_ragged_or_missing_histogram_values_get_one_clear_error(
+    run: runlab.Run, values: Any, message: str
+) -> None:
+    with pytest.raises(MediaError, match=re.escape(message)):
+        run.log_histogram("grads", values, step=0)
+
+
+def test_histograms_of_near_constants_masked_arrays_and_numpy_bin_counts(
+    run: runlab.Run,
+) -> None:
+    run.log_histogram("near", [1.0, np.nextafter(1.0, 2.0)], step=0)
+    run.log_histogram("masked", np.ma.array([1, 2, 1000], mask=[0, 0, 1]), step=0)
+    run.log_histogram("bins", [1, 2, 3], step=0, bins=np.int64(3))
+
+    stored = runlab.load_run(run.id)
+    near = stored.media("near")[0].data
+    assert (near["count"], sum(near["counts"])) == (2, 2)
+    assert stored.media("masked")[0].data["max"] == 2.0
+    assert stored.media("bins")[0].data["bins"] == 3
+
+
+def test_a_refused_kind_leaves_no_folder(run: runlab.Run) -> None:
+    run.log_image("s", np.zeros((2, 2), dtype=np.uint8), step=0)
+
+    with pytest.raises(MediaError, match="holds images; log the table"):
+        run.log_table("s", [[1]], step=0)
+
+    assert not (run.path / "media" / "tables").exists()

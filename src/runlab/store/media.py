@@ -25,6 +25,7 @@ import contextlib
 import io
 import logging
 import math
+import operator
 import os
 import tempfile
 import threading
@@ -59,6 +60,7 @@ __all__ = [
     "read_media_index",
     "table_content",
     "torch_to_numpy",
+    "with_article",
 ]
 
 logger = logging.getLogger(__name__)
@@ -286,6 +288,9 @@ class MediaWriter:
         }
         staged = None
         try:
+            # Checked before staging too: a refused call leaves no folder behind.
+            with self._lock:
+                self._check_kind(name, kind)
             staged = self._stage(name, kind, payload) if payload is not None else None
             with self._lock, locked(self.run_dir):
                 self._claim(name, kind)
@@ -306,11 +311,16 @@ class MediaWriter:
 
     def _claim(self, name: str, kind: str) -> None:
         """Record that ``name`` holds ``kind``; raise if it holds another."""
+        self._check_kind(name, kind)
+        assert self._kinds is not None
+        self._kinds.setdefault(name, kind)
+
+    def _check_kind(self, name: str, kind: str) -> None:
         if self._kinds is None:
             self._kinds = {}
             for entry in read_media_index(self.run_dir):
                 self._kinds.setdefault(entry["name"], entry["kind"])
-        held = self._kinds.setdefault(name, kind)
+        held = self._kinds.get(name, kind)
         if held != kind:
             raise MediaError(
                 f"Media {name!r} of run {self.run_dir.name} holds {held}s; "
@@ -446,7 +456,7 @@ def _to_array(name: str, image: Any) -> np.ndarray[Any, Any]:
     if isinstance(image, np.ndarray):
         return image
     raise MediaError(
-        f"Image {name!r} is a {type(image).__name__}; log a NumPy array (HW, "
+        f"Image {name!r} is {with_article(type(image).__name__)}; log a NumPy array (HW, "
         "HWC or CHW), a PIL image, a torch tensor or a Matplotlib figure."
     )
 
@@ -457,7 +467,7 @@ def _to_hwc(name: str, array: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     if array.ndim == 4:
         raise MediaError(
             f"Image {name!r} is a batch of {shape[0]} images (shape {shape}); "
-            "log each image, or make a grid first."
+            "log each image (image[0] for a batch of one), or make a grid first."
         )
     if array.ndim not in (2, 3):
         raise MediaError(
@@ -559,7 +569,7 @@ def histogram_fields(
     spec = _bin_spec(name, bins)
     try:
         with np.errstate(all="ignore"):
-            counts, edges = np.histogram(finite, bins=spec)
+            counts, edges = _binned(finite, spec)
     except ValueError as err:
         raise MediaError(
             f"Histogram {name!r} cannot be binned ({err}); give other bins."
@@ -575,26 +585,50 @@ def histogram_fields(
     }
 
 
+def _binned(
+    finite: np.ndarray[Any, Any], spec: int | list[float]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """``numpy.histogram``; values too close to split into ``spec`` equal bins
+    (1.0 and the next float) are binned as numpy bins a constant: a width of 1."""
+    import numpy as np
+
+    try:
+        return np.histogram(finite, bins=spec)
+    except ValueError:
+        if not isinstance(spec, int) or not finite.size:
+            raise
+        low, high = float(finite.min()), float(finite.max())
+        return np.histogram(finite, bins=spec, range=(low - 0.5, high + 0.5))
+
+
 def _numbers(name: str, values: Any) -> np.ndarray[Any, Any]:
     import numpy as np
 
     if is_torch_tensor(values):
         values = torch_to_numpy(values)
-    if np.iscomplexobj(values):
-        raise MediaError(
-            f"Histogram {name!r} got complex numbers; log their .real, .imag "
-            "or abs() as separate histograms."
-        )
+    if values is None:
+        raise MediaError(f"Histogram {name!r} got None; give it numbers.")
+    if np.ma.isMaskedArray(values):
+        values = values.compressed()  # masked values are not data
     try:
+        if np.iscomplexobj(values):
+            raise MediaError(
+                f"Histogram {name!r} got complex numbers; log their .real, .imag "
+                "or abs() as separate histograms."
+            )
         return np.asarray(values, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as err:
+        if isinstance(err, MediaError):
+            raise
         raise MediaError(
-            f"Histogram {name!r} needs numbers (a list, an array or a tensor); "
-            f"got {type(values).__name__}."
+            f"Histogram {name!r} needs numbers (a list, an array or a tensor, "
+            f"of one shape); got {type(values).__name__}."
         ) from None
 
 
 def _bin_spec(name: str, bins: Any) -> int | list[float]:
+    if not isinstance(bins, bool) and hasattr(bins, "__index__"):
+        bins = operator.index(bins)  # np.int64(5) too
     if isinstance(bins, int) and not isinstance(bins, bool):
         if not 1 <= bins <= MAX_BINS:
             raise MediaError(
@@ -643,7 +677,7 @@ def table_content(
         rows = rows.tolist()
     if isinstance(rows, (str, bytes, Mapping)) or not isinstance(rows, Iterable):
         raise MediaError(
-            f"Table {name!r} is a {type(rows).__name__}; log a list of dicts, "
+            f"Table {name!r} is {with_article(type(rows).__name__)}; log a list of dicts, "
             "a list of lists or a pandas DataFrame."
         )
     rows = list(rows)
@@ -714,3 +748,8 @@ def _cell(value: Any) -> Any:
     if type(value).__name__ in _MISSING_TYPES:
         return None
     return _json.jsonable(value)
+
+
+def with_article(noun: str) -> str:
+    """``noun`` with its article: "a list", "an Axes"."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
