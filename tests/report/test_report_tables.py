@@ -369,3 +369,21 @@ def test_latex_cells_opening_with_a_bracket_are_not_read_as_options(
         compile_latex(latex, tmp_path)
     else:
         check_latex_by_parsing(latex, 2)
+
+
+def test_counts_are_never_bold_and_rounding_noise_is_no_spread() -> None:
+    runs = [
+        record("a", {"lr": 0.1, "seed": s}, extra=0.19, val__acc=0.5 + s / 10)
+        for s in range(3)
+    ] + [record("b", {"lr": 0.2, "seed": 0}, extra=0.19, val__acc=0.9)]
+
+    table = build_table(
+        runs, spec(by=["lr"], metrics=["extra.last", "extra.count", "val/acc.max"])
+    )
+
+    assert table.stats[0][0].std == 0.0
+    assert table.best[1] == frozenset()
+    assert table.best[2] == frozenset({1})
+    assert render_markdown(table, "std").splitlines()[2].startswith(
+        "| 0.1 | **0.190** ± 0 | 1.00 ± 0 |"
+    )

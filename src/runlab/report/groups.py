@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 Record = Mapping[str, Any]
 NO_VALUE = "–"
+# Summaries that count rather than score: no "best" among them.
+UNRANKED = frozenset(["count", "last_step"])
+# A spread this small next to the mean is float rounding, shown as 0.
+NOISE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,9 @@ def build_table(records: Sequence[Record], spec: ReportSpec) -> ResultTable:
         tuple(summarize(_values(g, column)) for column in spec.metrics) for g in groups
     )
     best = tuple(
-        _best_rows([row[i] for row in stats], spec.is_minimized(column))
+        frozenset()
+        if column.summary in UNRANKED
+        else _best_rows([row[i] for row in stats], spec.is_minimized(column))
         for i, column in enumerate(spec.metrics)
     )
     return ResultTable(spec.metrics, groups, key_columns, key_cells, stats, best)
@@ -144,6 +150,8 @@ def summarize(values: Sequence[float]) -> Stats:
     with np.errstate(invalid="ignore", over="ignore"):
         std = float(np.std(array, ddof=1)) if len(array) > 1 else None
         mean = float(np.mean(array))
+    if std is not None and std <= NOISE * abs(mean):
+        std = 0.0  # equal values, off by rounding (0.19 ± 3.4e-17)
     return Stats(
         tuple(float(v) for v in array),
         mean,
