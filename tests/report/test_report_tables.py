@@ -384,6 +384,8 @@ def test_counts_are_never_bold_and_rounding_noise_is_no_spread() -> None:
     assert table.stats[0][0].std == 0.0
     assert table.best[1] == frozenset()
     assert table.best[2] == frozenset({1})
-    assert render_markdown(table, "std").splitlines()[2].startswith(
-        "| 0.1 | **0.190** ± 0 | 1.00 ± 0 |"
+    assert (
+        render_markdown(table, "std")
+        .splitlines()[2]
+        .startswith("| 0.1 | **0.190** ± 0 | 1.00 ± 0 |")
     )
