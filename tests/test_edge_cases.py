@@ -93,10 +93,7 @@ def test_b01_exponent_floats_load_filter_sort_and_show_as_float(
     ("text", "value"),
     [("1e-3", 0.001), ("1E-3", 0.001), ("1.0e10", 1e10), ("1.e+10", 1e10),
      ("+1e3", 1000.0), ("-2e-2", -0.02), ("1e3", 1000.0), ("-.5e-1", -0.05),
-     pytest.param(".5e1", 5.0, marks=pytest.mark.xfail(strict=True, reason=(
-         "Bug: ruamel.yaml's YAML 1.2 resolver, used by runlab/_yaml.py, reads an "
-         "unsigned '.5e1' as a string ('-.5e-1' is a float); _yaml.py should add "
-         "the core schema's float pattern to its resolver"))),
+     (".5e1", 5.0), ("+.5E1", 5.0),
      ("6.02E23", 6.02e23), (".inf", math.inf), ("-.Inf", -math.inf)],
 )  # fmt: skip
 def test_b01_every_yaml_1_2_float_spelling_loads_as_float(

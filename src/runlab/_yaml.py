@@ -23,6 +23,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,7 +33,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.reader import ReaderError
-from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.resolver import VersionedResolver, implicit_resolvers
 
 from runlab._plain import to_plain, to_plain_mapping
 from runlab.errors import ConfigError
@@ -144,8 +145,27 @@ def _read_text(name: str) -> str:
 def _yaml_reader() -> YAML:
     # The pure-Python loader: ruamel's C loader implements YAML 1.1 only.
     yaml = YAML(typ="safe", pure=True)
+    yaml.Resolver = _Resolver
     yaml.version = (1, 2)
     return yaml
+
+
+# YAML 1.2's core schema reads `.5e1` and `+.5e1` as floats; ruamel's 1.2 pattern
+# wants a signed exponent after a leading dot, so these would stay strings.
+_DOT_FLOAT = re.compile(r"^[-+]?\.[0-9_]+[eE][-+]?[0-9]+$")
+
+
+class _Resolver(VersionedResolver):
+    """ruamel's resolver with the whole of YAML 1.2's float pattern."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Fill 1.2's table with ruamel's own patterns first: it is only filled
+        # lazily while the table is absent, so adding ours alone would hide them.
+        for versions, tag, regexp, first in implicit_resolvers:
+            if (1, 2) in versions:
+                self.add_version_implicit_resolver((1, 2), tag, regexp, first)
+        self.add_version_implicit_resolver((1, 2), _FLOAT, _DOT_FLOAT, list("-+."))
 
 
 def _top_mapping(root: Node, source: str) -> MappingNode:
@@ -373,7 +393,7 @@ def dumps_config(config: Mapping[str, Any]) -> str:
 
 
 _BREAKS_1_1 = frozenset("\x85\u2028\u2029")
-_RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2)))
+_RESOLVERS = (VersionedResolver(version=(1, 1)), _Resolver(version=(1, 2)))
 
 
 def _to_node(value: Any) -> Node:
