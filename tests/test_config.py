@@ -808,7 +808,20 @@ def test_importing_config_does_not_import_heavy_modules() -> None:
 
 # -- round-trip property -------------------------------------------------------
 
-TRICKY_STRINGS = ["no", "off", "ON", "1e-3", ".5e1", "", "null", "~", "08", "true", "<<", "="]
+TRICKY_STRINGS = [
+    "no",
+    "off",
+    "ON",
+    "1e-3",
+    ".5e1",
+    "",
+    "null",
+    "~",
+    "08",
+    "true",
+    "<<",
+    "=",
+]
 TRICKY_STRINGS += [
     "1:20",
     "2024-01-01",

@@ -204,6 +204,56 @@ def test_a_run_field_groups_like_a_config_key() -> None:
     assert [g.run_ids for g in table.groups] == [["r2"], ["r1", "r3", "r4", "r5"]]
 
 
+def test_a_group_that_mixes_configs_says_which_keys_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = [dict(r, branch="main" if r["id"] != "r2" else "dev") for r in RUNS]
+
+    table = build_table(runs, spec(by=["branch"], metrics=["val/acc.max"]))
+
+    assert [(g.label, g.mixed) for g in table.groups] == [
+        ("branch=dev", ()),
+        ("branch=main", ("lr",)),
+    ]
+    (warning,) = [r.getMessage() for r in caplog.records if "mixes" in r.message]
+    assert warning.startswith(
+        "Group branch=main mixes runs whose configs differ in lr;"
+    )
+    assert "--by ~seed" in warning
+
+
+def test_seeds_the_grouped_list_and_seed_grouping_never_count_as_mixed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = [
+        record("a", {"model": {"hidden": [64], "seed": 1}, "seed": 0}, acc=0.5),
+        record("b", {"model": {"hidden": [128, 64], "seed": 2}, "seed": 1}, acc=0.9),
+        record("c", {"model": {"hidden": [128, 64], "seed": 3}, "seed": 2}, acc=0.7),
+    ]
+
+    by_list = build_table(runs, spec(by=["model.hidden"], metrics=["acc.max"]))
+    by_all = build_table(runs, spec(by=["~seed"], metrics=["acc.max"]))
+    by_width = build_table(runs, spec(by=["model.hidden.1"], metrics=["acc.max"]))
+
+    assert [g.mixed for g in by_list.groups] == [(), ()]
+    assert [g.mixed for g in by_all.groups] == [(), ()]
+    # `model.hidden.1` is missing (–) for a, so a and b/c split; nothing mixes.
+    assert [g.run_ids for g in by_width.groups] == [["b", "c"], ["a"]]
+    assert [g.mixed for g in by_width.groups] == [(), ()]
+    assert "mixes" not in caplog.text
+
+
+def test_a_key_one_run_lacks_counts_as_mixed() -> None:
+    runs = [
+        record("a", {"lr": 0.1, "dropout": 0.5}, acc=0.5),
+        record("b", {"lr": 0.1}, acc=0.7),
+    ]
+
+    table = build_table(runs, spec(by=["lr"], metrics=["acc.max"]))
+
+    assert [g.mixed for g in table.groups] == [("dropout",)]
+
+
 def test_identical_configs_make_one_group_called_all() -> None:
     runs = [record("a", {"seed": 0}, acc=0.5), record("b", {"seed": 1}, acc=0.7)]
 

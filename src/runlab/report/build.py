@@ -322,6 +322,7 @@ def _group_record(table: ResultTable, row: int) -> dict[str, Any]:
         "label": group.label,
         "key": dict(group.key),
         "runs": group.run_ids,
+        "mixed_keys": list(group.mixed),
         "metrics": {
             column.label: _stats_record(stats)
             for column, stats in zip(table.columns, table.stats[row], strict=True)

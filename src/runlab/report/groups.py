@@ -9,6 +9,10 @@ Aggregation, per group and metric column, over the runs that have that
 summary: the mean, the standard deviation with ddof=1 (None for a single
 run), the minimum and the maximum. NaN or infinite summaries make the mean
 NaN or infinite, as NumPy computes it; such a mean is never "best".
+
+A group whose runs differ in a config key it is not grouped by (seeds aside)
+averages different configs: the table keeps it, names those keys in
+``RunGroup.mixed`` and warns.
 """
 
 from __future__ import annotations
@@ -63,6 +67,8 @@ class RunGroup:
     key: KeyItems
     label: str
     records: tuple[Record, ...]
+    # Config keys, seeds aside, whose values differ among the group's runs.
+    mixed: tuple[str, ...] = ()
 
     @property
     def run_ids(self) -> list[str]:
@@ -115,6 +121,7 @@ def build_table(records: Sequence[Record], spec: ReportSpec) -> ResultTable:
     for key in spec.by:
         _check_key(records, key)
     groups = group_runs(records, spec.by)
+    _warn_mixed(groups, spec.by)
     key_columns, key_cells = _key_table(groups, spec.by)
     stats = tuple(
         tuple(summarize(_values(g, column)) for column in spec.metrics) for g in groups
@@ -136,7 +143,7 @@ def group_runs(records: Iterable[Record], by: Sequence[str]) -> tuple[RunGroup, 
     keys = sorted(members, key=_key_order)
     labels = _group_labels(keys)
     return tuple(
-        RunGroup(key, label, tuple(members[key]))
+        RunGroup(key, label, tuple(members[key]), _mixed_keys(members[key], by))
         for key, label in zip(keys, labels, strict=True)
     )
 
@@ -172,6 +179,37 @@ def _group_key(record: Record, by: Sequence[str]) -> KeyItems:
         else:
             items[key] = freeze_value(key_value(record, key))
     return tuple(items.items())
+
+
+def _mixed_keys(records: Sequence[Record], by: Sequence[str]) -> tuple[str, ...]:
+    """The config keys, but seeds and the ``by`` keys, that differ among ``records``."""
+    if len(records) < 2 or ALL_BUT_SEED in by:
+        return ()
+    configs = [dict(seedless_items(r.get("config_flat") or {})) for r in records]
+    names = dict.fromkeys(k for config in configs for k in config)
+    grouped = tuple(f"{key}." for key in by)
+    varying = [
+        name
+        for name in names
+        if name not in by
+        and not name.startswith(grouped)
+        and len({repr(config.get(name, NO_VALUE)) for config in configs}) > 1
+    ]
+    return tuple(sorted(varying))
+
+
+def _warn_mixed(groups: Sequence[RunGroup], by: Sequence[str]) -> None:
+    for group in groups:
+        if not group.mixed:
+            continue
+        shown = ", ".join(group.mixed[:6])
+        more = f" and {len(group.mixed) - 6} more" if len(group.mixed) > 6 else ""
+        logger.warning(
+            "Group %s mixes runs whose configs differ in %s%s; its numbers "
+            "average different configs. Group by those keys too (--by KEY), or "
+            "by every key but the seed (--by %s).",
+            group.label, shown, more, ALL_BUT_SEED,
+        )  # fmt: skip
 
 
 def key_value(record: Record, key: str) -> Any:

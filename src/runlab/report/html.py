@@ -96,10 +96,18 @@ def _summary(spec: ReportSpec, table: ResultTable) -> str:
     runs = sum(len(g.records) for g in table.groups)
     spread = "min–max" if spec.aggregate == "minmax" else "± std (ddof 1)"
     which = f"filter: {spec.filter}" if spec.filter.strip() else "all runs of the store"
-    return (
-        f"{runs} run(s) ({which}) in {len(table.groups)} group(s) by "
-        f"{', '.join(spec.by)}. Cells: mean {spread} over each group's runs; "
-        "the best mean of each column is bold; n counts the runs."
+    mixed = [
+        f"{g.label} mixes runs that differ in {', '.join(g.mixed)}."
+        for g in table.groups
+        if g.mixed
+    ]
+    return " ".join(
+        [
+            f"{runs} run(s) ({which}) in {len(table.groups)} group(s) by "
+            f"{', '.join(spec.by)}. Cells: mean {spread} over each group's runs; "
+            "the best mean of each column is bold; n counts the runs.",
+            *(f"Warning: group {text}" for text in mixed),
+        ]
     )
 
 
