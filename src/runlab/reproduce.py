@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import platform
+import re
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,6 +423,27 @@ def _free_folder(parent: Path, run_id: str) -> Path:
     return parent / f"{run_id}-{n}"
 
 
+def _claim_worktree(plan: Reproduction) -> None:
+    """Make the plan's worktree folder, or the next free one if another took it.
+
+    Two reproductions of one run at once would otherwise pick the same
+    folder; ``mkdir`` lets exactly one of them have it.
+    """
+    plan.worktree.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            plan.worktree.mkdir()
+            return
+        except FileExistsError:
+            old = plan.worktree
+            new = _free_folder(old.parent, plan.run_id)
+            # Paths inside the old folder end there, at a "/" or at a space.
+            inside = re.compile(re.escape(str(old)) + r"(?=/|\s|$)")
+            plan.command = [inside.sub(str(new), arg) for arg in plan.command]
+            plan.cwd = new / plan.cwd.relative_to(old)
+            plan.worktree = new
+
+
 def _relative_cwd(code: RunCode, cwd: Any) -> Path:
     """The run's working folder relative to its work-tree root ("." when unknown)."""
     if not cwd or code.root is None:
@@ -488,7 +510,7 @@ def reproduce_run(store: Store, plan: Reproduction) -> tuple[str, int]:
     """
     from runlab.launch import launch
 
-    plan.worktree.parent.mkdir(parents=True, exist_ok=True)
+    _claim_worktree(plan)
     add_worktree(plan.code.require_repo(), plan.code.commit, plan.worktree)
     # A working folder that held only ignored files is not in the snapshot.
     plan.cwd.mkdir(parents=True, exist_ok=True)

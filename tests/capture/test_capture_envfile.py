@@ -357,6 +357,24 @@ def test_dockerfile_names_the_runs_own_programs_plainly(
     assert check_dockerfile(text, "3.11.7") == [written, "a b"]
 
 
+def test_dockerfile_moves_paths_of_the_run_folder_into_app_and_names_others() -> None:
+    command = [
+        "python", "/home/ada/proj/train.py", "--data=/home/ada/proj/data",
+        "/home/ada/proj", "--out", "/scratch/ada/out", "/usr/share/dict/words",
+    ]  # fmt: skip
+
+    text = format_dockerfile(RUN, ENVIRONMENT, command=command, cwd="/home/ada/proj")
+
+    assert check_dockerfile(text, "3.11.7") == [
+        "python", "train.py", "--data=data", ".", "--out", "/scratch/ada/out",
+        "/usr/share/dict/words",
+    ]  # fmt: skip
+    assert (
+        "# The command names /scratch/ada/out, outside the folder the run\n"
+        "# started in: copy those files into this folder and change the CMD.\n"
+    ) in text
+
+
 def test_dockerfile_prefers_torchs_cuda_and_says_when_no_command_was_recorded() -> None:
     environment = {
         "python": {**PYTHON, "version": "3.12.4"},

@@ -505,3 +505,25 @@ def test_launch_runs_the_command_in_the_given_folder(
     assert code == 0
     assert capfd.readouterr().out == f"{folder}\n"
     assert meta_of(store, run_id)["cwd"] == str(folder)
+
+
+def test_reproduce_takes_the_next_folder_when_another_claimed_its_own(
+    runlab_cli: Any, project: Path, store: Path
+) -> None:
+    # Two reproductions of one run plan the same folder; the second to make
+    # it moves on to the next, with the command's paths moved along.
+    from runlab.reproduce import plan_reproduction, reproduce_run
+
+    run_id = start_run(runlab_cli, project, script=str(project / "train.py"))
+    plan = plan_reproduction(open_store(store), run_id)
+    planned = plan.worktree
+    planned.mkdir(parents=True)  # the other reproduction got there first
+
+    new_id, code = reproduce_run(open_store(store), plan)
+
+    assert code == 0
+    assert plan.worktree == planned.with_name(f"{run_id}-2")
+    assert plan.command == [PY, str(plan.worktree / "train.py")]
+    assert plan.cwd == plan.worktree
+    assert (plan.worktree / "train.py").read_text() == "print('training')\n"
+    assert open_store(store).load_run(new_id).meta["reproduces"] == run_id

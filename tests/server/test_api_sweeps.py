@@ -18,6 +18,7 @@ from sweep_kit import (
 
 from runlab.server import create_app
 from runlab.store import open_store
+from runlab.sweep.session import holding_sweep
 from runlab.sweep.state import TrialState, create_sweep
 
 BASE = "http://127.0.0.1:8765"
@@ -140,11 +141,16 @@ def test_sweeps_list_heads_and_counts_newest_first(own_store: Path) -> None:
     )  # fmt: skip
 
     with _client(own_store) as client:
-        sweeps = client.get("/api/sweeps").json()["sweeps"]
+        with holding_sweep(later):  # as the process running it does
+            sweeps = client.get("/api/sweeps").json()["sweeps"]
+        # Its runner gone, the trial left running did not finish.
+        orphaned = client.get("/api/sweeps").json()["sweeps"][0]
 
     newest, older = sweeps
     assert newest["id"] == later.id
     assert newest["counts"]["running"] == 1
+    assert orphaned["counts"]["running"] == 0
+    assert orphaned["counts"]["killed"] == 1
     assert newest["trials"] == 1
     assert older["name"] == SWEEP_NAME
     assert older["method"] == "grid"

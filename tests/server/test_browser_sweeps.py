@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sweep_kit import GRID, SWEEP_NAME, SweepStore, best_val_acc, make_sweep_store
 
 from runlab.server.app import is_page_built
+from runlab.sweep.session import holding_sweep
 from runlab.sweep.state import TrialState, create_sweep, read_sweep
 
 if not CHROMIUM.exists():
@@ -62,7 +63,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SweepSite]:
         name="live", trials=[TrialState(index=0, params={"x": 1}, state="running")],
     )  # fmt: skip
     server = UiServer(store, tmp)
-    yield SweepSite(server.url, store, sweep, odd.id, live.id)
+    # Held as the process running the live sweep holds it: its trial runs.
+    with holding_sweep(live):
+        yield SweepSite(server.url, store, sweep, odd.id, live.id)
     server.stop()
 
 

@@ -54,7 +54,7 @@ def sweep_error(folder: Path, text: str) -> str:
 
 def test_load_sweep_reads_every_key(tmp_path: Path) -> None:
     (tmp_path / "conf").mkdir()
-    base = "optim: {lr: 1.0, momentum: 0.9}\nmodel: {width: 64}\n"
+    base = "optim: {lr: 1.0, momentum: 0.9}\nmodel: {width: 64}\ntrain: {seed: 0}\n"
     (tmp_path / "conf" / "base.yaml").write_text(base)
 
     spec = load_sweep(write_sweep(tmp_path, FULL))
@@ -117,6 +117,25 @@ def test_a_parameter_the_base_config_lacks_is_an_error(
         load_sweep(write_sweep(tmp_path, text))
 
     assert str(caught.value) == f"{tmp_path}/{message}"
+
+
+def test_a_seeds_key_the_base_config_lacks_is_an_error_unless_added(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "base.yaml").write_text("seed: 0\noptim: {lr: 0.1}\n")
+    text = HEAD + "config: base.yaml\nmethod: grid\nparameters: {optim.lr: [1]}\n"
+    text += "seeds: [0, 1]\nseeds_key: {key}\n"
+
+    typo = sweep_error(tmp_path, text.replace("{key}", "train.sed"))
+    added = load_sweep(write_sweep(tmp_path, text.replace("{key}", "'+train.seed'")))
+
+    assert typo == (
+        "sweep.yaml:6: seeds_key 'train.sed' is not a key of the base config "
+        "base.yaml; write '+train.sed' to add it as a new key."
+    )
+    assert added.seeds_key == "train.seed"
+    close = sweep_error(tmp_path, text.replace("{key}", "sed"))
+    assert "did you mean 'seed'?" in close
 
 
 def test_base_keys_sections_and_list_items_are_known(tmp_path: Path) -> None:
@@ -469,6 +488,47 @@ ERRORS = {
     "name that is empty": (
         HEAD + "method: grid\nparameters: {a: [1]}\nname: ''\n",
         "sweep.yaml:4: name must be a non-empty string (got '').",
+    ),
+    "name on two lines": (
+        HEAD + 'method: grid\nparameters: {a: [1]}\nname: "one\\ntwo"\n',
+        "sweep.yaml:4: name must be one line (got 'one\\ntwo').",
+    ),
+    "a fixed mapping written bare": (
+        HEAD + "method: grid\nparameters:\n  optim: {lr: 0.5, decay: 0}\n",
+        "sweep.yaml:4: parameter 'optim' is a mapping, read as a range, but has "
+        "none of min, max, log, int; to set a fixed mapping write it in a "
+        "one-item list (optim: [{...}]) or set each key (optim.KEY: VALUE).",
+    ),
+    "a parameter without a value": (
+        HEAD + "method: grid\nparameters:\n  optim.lr:\n",
+        "sweep.yaml:4: parameter 'optim.lr' has no value; give a list of values, "
+        "a range or a fixed value (write [null] to set null on purpose).",
+    ),
+    "a grid too big to plan": (
+        HEAD
+        + "method: grid\nparameters:\n"
+        + "".join(f"  k{i}: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n" for i in range(7)),
+        "sweep.yaml:3: the grid has 10,000,000 points, more than the 10,000 a "
+        "sweep may hold; sweep fewer values, or split it into several sweeps.",
+    ),
+    "a mistyped trial count": (
+        HEAD + "method: random\ntrials: 100000000000\nparameters: {a: [1]}\n",
+        "sweep.yaml:3: trials is 100,000,000,000, more than the 10,000 a sweep "
+        "may hold; sweep fewer values, or split it into several sweeps.",
+    ),
+    "seeds that push a grid over the limit": (
+        HEAD
+        + "method: grid\nseeds: [0, 1, 2]\nparameters:\n  a: {values}\n".replace(
+            "{values}", str(list(range(4000)))
+        ),
+        "sweep.yaml:4: the grid has 4,000 points x 3 seeds = 12,000 trials, more "
+        "than the 10,000 a sweep may hold; sweep fewer values, or split it into "
+        "several sweeps.",
+    ),
+    "seeds_key without seeds": (
+        HEAD + "method: grid\nparameters: {a: [1]}\nseeds_key: train.seed\n",
+        "sweep.yaml:4: seeds_key names the key the seeds set, but there are no "
+        "seeds; add seeds: [0, 1, 2] or remove seeds_key.",
     ),
     "malformed yaml": (
         HEAD + "method: [grid\n",

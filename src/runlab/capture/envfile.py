@@ -417,6 +417,10 @@ def _notes_on_left_out(environment: dict[str, Any]) -> list[str]:
     ]
 
 
+# Folders an image has too: paths there need no copying.
+_SYSTEM_DIRS = ("/usr/", "/bin/", "/sbin/", "/dev/", "/proc/", "/etc/")
+
+
 def _code_lines(
     environment: dict[str, Any],
     command: Sequence[str] | None,
@@ -430,7 +434,12 @@ def _code_lines(
     ]
     if not command:
         return [*lines, "# The run recorded no command: add a CMD."]
-    program = _portable_command(environment, command)
+    program, outside = _paths_into_app(_portable_command(environment, command), cwd)
+    if outside:
+        lines += [
+            f"# The command names {', '.join(outside)}, outside the folder the run",
+            "# started in: copy those files into this folder and change the CMD.",
+        ]
     if with_config:
         lines += [
             f"# runlab run gave the command the run's config, {CONFIG_NAME} (written",
@@ -438,6 +447,23 @@ def _code_lines(
         ]
         program = ["runlab", "run", "-c", CONFIG_NAME, "--", *program]
     return [*lines, f"CMD {json.dumps(program)}"]
+
+
+def _paths_into_app(command: list[str], cwd: str | None) -> tuple[list[str], list[str]]:
+    """Make absolute paths under ``cwd`` relative: the image's ``/app`` is that
+    folder. Returns the command and the paths of the run's machine left as they
+    were (system folders aside)."""
+    base = cwd.rstrip("/") + "/" if cwd and os.path.isabs(cwd) else None
+    moved, outside = [], []
+    for word in command:
+        # A path may stand alone or follow an option's "=": --data=/x/y.
+        option, eq, value = word.rpartition("=") if "=" in word else ("", "", word)
+        if base and (value + "/").startswith(base):
+            value = os.path.relpath(value, cwd)
+        elif value.startswith("/") and not value.startswith(_SYSTEM_DIRS):
+            outside.append(value)
+        moved.append(f"{option}{eq}{value}")
+    return moved, outside
 
 
 def _portable_command(environment: dict[str, Any], command: Sequence[str]) -> list[str]:

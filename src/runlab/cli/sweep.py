@@ -121,13 +121,17 @@ def status_command(sweep: str, as_json: bool, store: str | None) -> None:
     """
     from runlab.cli.render import echo_json
     from runlab.store import open_store
+    from runlab.sweep.session import stale_view
     from runlab.sweep.state import read_sweep
 
     state = read_sweep(open_store(store).path, sweep)
+    stale = stale_view(state)
     if as_json:
         echo_json(state.to_dict())
         return
     _echo_trials(state)
+    if stale:
+        _echo_stale([state])
 
 
 @sweep_group.command("ls")
@@ -142,9 +146,11 @@ def ls_command(as_json: bool, store: str | None) -> None:
     """
     from runlab.cli.render import echo_json
     from runlab.store import open_store
+    from runlab.sweep.session import stale_view
     from runlab.sweep.state import list_sweeps
 
     sweeps = list_sweeps(open_store(store).path)
+    stale = [s for s in sweeps if stale_view(s)]
     rows = [_sweep_row(s) for s in sweeps]
     if as_json:
         echo_json(rows)
@@ -154,7 +160,9 @@ def ls_command(as_json: bool, store: str | None) -> None:
         return
     for row in rows:
         counts = ", ".join(f"{n} {k}" for k, n in row["counts"].items() if n)
-        click.echo(f"{row['id']}  {row['method']:<7} {row['file']}  ({counts})")
+        name = f"{row['name']}  " if row["name"] else ""
+        click.echo(f"{row['id']}  {name}{row['method']:<7} {row['file']}  ({counts})")
+    _echo_stale(stale)
 
 
 @contextmanager
@@ -174,9 +182,29 @@ def _interrupt_exits() -> Iterator[None]:
         sys.exit(130)
 
 
+def _gpu_list(text: str | None) -> list[str] | None:
+    """The ids of ``--gpus`` (None when not given); an empty list is an error."""
+    if text is None:
+        return None
+    gpus = [g.strip() for g in text.split(",") if g.strip()]
+    if not gpus:
+        raise click.BadParameter(
+            f"'{text}' names no GPU; give ids such as 0,1.", param_hint="--gpus"
+        )
+    return gpus
+
+
+def _check_address(executor: str | None, address: str | None) -> None:
+    if address and executor not in (None, "ray"):
+        raise click.UsageError(
+            "--address is the Ray head's; it goes with --executor ray."
+        )
+
+
 def _executor_args(how: dict[str, Any]) -> dict[str, Any]:
-    gpus = [g.strip() for g in (how.get("gpus") or "").split(",") if g.strip()]
+    gpus = _gpu_list(how.get("gpus")) or []
     executor = how["executor"] or "local"
+    _check_address(executor, how.get("address"))
     if executor == "ray" and not how.get("address"):
         raise click.UsageError("--executor ray needs --address (the Ray head's).")
     parallel = how["parallel"] or (len(gpus) if gpus else 1)
@@ -191,16 +219,24 @@ def _executor_args(how: dict[str, Any]) -> dict[str, Any]:
 
 def _resume_args(how: dict[str, Any]) -> dict[str, Any]:
     """The options given; those not given stay None (the sweep's last ones)."""
-    gpus = how.get("gpus")
+    _check_address(how["executor"], how.get("address"))
     return {
         "parallel": how["parallel"],
-        "gpus": None
-        if gpus is None
-        else [g.strip() for g in gpus.split(",") if g.strip()],
+        "gpus": _gpu_list(how.get("gpus")),
         "executor": how["executor"],
         "address": how.get("address"),
         "retries": how["retries"],
     }
+
+
+def _echo_stale(sweeps: list[Any]) -> None:
+    for state in sweeps:
+        click.echo(
+            f"Sweep {state.id} stopped without saying so (its process is gone); "
+            f"its running trials count as killed. Resume it with: "
+            f"runlab sweep resume {state.id}",
+            err=True,
+        )
 
 
 def _sweep_row(state: Any) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from runlab.server.catalog import Record, RunCatalog
 from runlab.server.runs import run_duration
 from runlab.store.store import Store
 from runlab.sweep import state as sweep_state
+from runlab.sweep.session import stale_view
 from runlab.sweep.state import SweepState
 
 __all__ = [
@@ -43,7 +44,10 @@ RUN_FIELDS = ("id", "name", "status", "started", "ended", "exit_code")
 
 def list_sweeps(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
-    return JSONResponse(sweeps_payload(sweep_state.list_sweeps(store.path)))
+    sweeps = sweep_state.list_sweeps(store.path)
+    for sweep in sweeps:
+        stale_view(sweep)  # trials of a runner that died show as killed
+    return JSONResponse(sweeps_payload(sweeps))
 
 
 def get_sweep(request: Request) -> JSONResponse:
@@ -51,6 +55,7 @@ def get_sweep(request: Request) -> JSONResponse:
     store: Store = request.app.state.store
     catalog: RunCatalog = request.app.state.catalog
     sweep = sweep_state.read_sweep(store.path, request.path_params["sweep_id"])
+    stale_view(sweep)
     run_ids = [t.run_id for t in sweep.trials if t.run_id is not None]
     records = _find_records(catalog, run_ids)
     objective = read_objective(sweep)

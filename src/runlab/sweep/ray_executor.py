@@ -28,6 +28,7 @@ when the first trial is submitted.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
@@ -164,16 +165,26 @@ class RayExecutor:
             return LOST_CODE
 
 
-def _connect(address: str) -> Any:
-    """Import Ray and join the cluster at ``address``; return the ray module."""
-    _check_head_answers(address)
-    try:
-        import ray
-    except ImportError as error:
+def check_cluster(address: str) -> None:
+    """Ray can be imported and something listens at ``address`` (cheap checks).
+
+    Raises:
+        ConfigError: Ray is not installed.
+        RunlabError: nothing answers at a ``HOST:PORT`` address.
+    """
+    if importlib.util.find_spec("ray") is None:
         raise ConfigError(
             "--executor ray needs Ray, which is not installed; "
             "install it with: pip install 'runlab[ray]'"
-        ) from error
+        )
+    _check_head_answers(address)
+
+
+def _connect(address: str) -> Any:
+    """Import Ray and join the cluster at ``address``; return the ray module."""
+    check_cluster(address)
+    import ray
+
     try:
         ray.init(
             address=address,

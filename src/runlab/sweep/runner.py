@@ -9,7 +9,9 @@ failures), feeds Optuna, and saves ``state.json`` after each change. Ctrl-C
 
 from __future__ import annotations
 
+import difflib
 import logging
+import math
 import signal
 import sys
 import threading
@@ -213,11 +215,28 @@ class SweepRunner:
         if goal is None or trial.run_id is None or trial.state != "finished":
             return None
         try:
-            summary = self.store.load_run(trial.run_id).summary.get(goal.metric) or {}
+            summaries = self.store.load_run(trial.run_id).summary
         except (KeyError, OSError):
             return None
-        value = summary.get(goal.summary)
-        return float(value) if isinstance(value, (int, float)) else None
+        value = (summaries.get(goal.metric) or {}).get(goal.summary)
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            return float(value)
+        if goal.metric not in summaries:
+            logged = sorted(summaries)
+            close = difflib.get_close_matches(goal.metric, logged, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            logger.warning(
+                "Trial %d (run %s) logged no metric '%s', the sweep's objective; "
+                "%sit logged %s. Correct objective.metric in %s.",
+                trial.index, trial.run_id, goal.metric, hint,
+                ", ".join(logged[:10]) or "no metrics", self.spec.path,
+            )  # fmt: skip
+        else:
+            logger.warning(
+                "Trial %d (run %s) has no usable %s of '%s' (%s).",
+                trial.index, trial.run_id, goal.summary, goal.metric, value,
+            )  # fmt: skip
+        return None
 
     def _changed(self) -> None:
         self.state.save()

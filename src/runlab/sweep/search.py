@@ -206,7 +206,8 @@ class OptunaSearch:
 
     def _outcome(self, index: int, value: float | None, state: str) -> Any:
         if state == "finished" and (value is None or math.isnan(value)):
-            logger.warning(
+            # The runner has said why (the metric's name, or its value).
+            logger.info(
                 "Trial %d finished without a value of its objective; "
                 "telling Optuna it failed.",
                 index,

@@ -24,7 +24,7 @@ from runlab.sweep.state import (
     read_sweep,
 )
 
-__all__ = ["make_executor", "resume_sweep", "start_sweep"]
+__all__ = ["is_running", "make_executor", "resume_sweep", "stale_view", "start_sweep"]
 
 OPTUNA_FILE = "optuna.sqlite"
 LOCK_FILE = "lock"
@@ -54,7 +54,8 @@ def start_sweep(
     check_gpus(gpus, spec.gpus_per_trial)
     points = [] if spec.method == "optuna" else plan_trials(spec)
     # Every mistake that can be seen now is said before the store is touched.
-    _check_ready(spec, points)
+    _check_ready(spec, points, Path.cwd())
+    _check_executor(executor, address)
     state = create_sweep(
         store.path,
         file_text=file.read_text(encoding="utf-8"),
@@ -92,12 +93,19 @@ def resume_sweep(
     was = state.options
     gpus = list(was.get("gpus") or []) if gpus is None else list(gpus)
     executor = executor or was.get("executor") or "local"
+    if address is not None and executor != "ray":
+        raise RunlabError(
+            f"--address is the Ray head's, but sweep {state.id} runs on the "
+            f"{executor} executor; add --executor ray to move it to Ray."
+        )
     if address is None and executor == was.get("executor"):
         address = was.get("address")
     parallel = parallel or was.get("parallel") or (len(gpus) if gpus else 1)
     retries = was.get("retries", 0) if retries is None else retries
     check_gpus(gpus, spec.gpus_per_trial)
-    _check_ready(spec, [])
+    # The trials run where the sweep was started, wherever it is resumed from.
+    _check_ready(spec, [], Path(state.cwd) if state.cwd else Path.cwd())
+    _check_executor(executor, address)
     with holding_sweep(state):
         state = read_sweep(store.path, state.id)  # as its last runner left it
         for trial in state.trials:
@@ -123,6 +131,12 @@ def _options(
 
 def check_gpus(gpus: Sequence[str], per_trial: int) -> None:
     """Refuse GPU lists no trial could use as asked."""
+    odd = [g for g in gpus if not _is_gpu_id(g)]
+    if odd:
+        raise RunlabError(
+            f"--gpus has '{odd[0]}', which is not a GPU: give indices as "
+            "nvidia-smi numbers them (--gpus 0,1) or GPU UUIDs (GPU-...)."
+        )
     repeated = sorted({g for g in gpus if list(gpus).count(g) > 1})
     if repeated:
         raise RunlabError(f"--gpus names GPU {', '.join(repeated)} more than once.")
@@ -131,6 +145,40 @@ def check_gpus(gpus: Sequence[str], per_trial: int) -> None:
             f"Each trial asks for {per_trial} GPUs (gpus_per_trial) but --gpus "
             f"gives {len(gpus)}."
         )
+
+
+def _is_gpu_id(text: str) -> bool:
+    # What CUDA_VISIBLE_DEVICES takes: an index, or a GPU or MIG UUID.
+    return text.isdigit() or text.startswith(("GPU-", "MIG-"))
+
+
+def is_running(state: SweepState) -> bool:
+    """Whether a process is running the sweep now (it holds the sweep's lock)."""
+    try:
+        lock = open(state.folder / LOCK_FILE, encoding="utf-8")  # noqa: SIM115
+    except OSError:
+        return False
+    with lock:
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def stale_view(state: SweepState) -> bool:
+    """Show trials left ``running`` by a runner that died as ``killed``.
+
+    Changes ``state`` in memory only (the file is the runner's to write) and
+    returns whether any trial was changed.
+    """
+    stale = [t for t in state.trials if t.state == "running"]
+    if not stale or is_running(state):
+        return False
+    for trial in stale:
+        trial.state = "killed"
+    return True
 
 
 @contextmanager
@@ -158,16 +206,19 @@ def holding_sweep(state: SweepState) -> Iterator[None]:
         yield
 
 
-def _check_ready(spec: SweepSpec, points: Sequence[Any]) -> None:
-    """The command can start, the extras are there, every trial's config builds."""
+def _check_ready(spec: SweepSpec, points: Sequence[Any], cwd: Path) -> None:
+    """The command can start in ``cwd``, the extras are there, every config builds."""
     from runlab.config import load_config
     from runlab.sweep.plan import trial_config
 
     program = spec.command[0]
     if "/" not in program and shutil.which(program) is None:
         raise RunlabError(f"{spec.path}: command '{program}' is not found on PATH.")
-    if "/" in program and not Path(program).exists():
-        raise RunlabError(f"{spec.path}: command '{program}' does not exist.")
+    if "/" in program and not (cwd / program).exists():
+        raise RunlabError(
+            f"{spec.path}: command '{program}' does not exist (in {cwd}, where "
+            "the trials run)."
+        )
     if spec.method == "optuna" and importlib.util.find_spec("optuna") is None:
         raise RunlabError(
             f"{spec.path}: method optuna needs Optuna: pip install 'runlab[optuna]'."
@@ -178,6 +229,16 @@ def _check_ready(spec: SweepSpec, points: Sequence[Any]) -> None:
             trial_config(base, point.params, point.seed, spec.seeds_key)
         except (ConfigError, ValueError, TypeError) as err:
             raise RunlabError(f"{spec.path}: trial {point.index}: {err}") from None
+
+
+def _check_executor(executor: str, address: str | None) -> None:
+    """Ray is installed and its head answers, before the sweep is made."""
+    if executor != "ray":
+        return
+    from runlab.sweep.ray_executor import check_cluster
+
+    assert address is not None
+    check_cluster(address)
 
 
 def make_executor(

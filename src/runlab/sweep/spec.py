@@ -71,6 +71,9 @@ _REQUIRED_HINTS = {
     ),
 }
 _RANGE_KEYS = ("min", "max", "log", "int")
+# More trials than this is a typo (trials: 100000000000) or a grid that
+# multiplies out of hand; planning them would fill memory before one starts.
+MAX_TRIALS = 10_000
 _OBJECTIVE_KEYS = ("metric", "summary", "goal")
 _OBJECTIVE_EXAMPLE = "objective: {metric: val/acc, summary: max, goal: maximize}"
 _KEY_PART = r"[A-Za-z0-9_][A-Za-z0-9_-]*"
@@ -202,6 +205,7 @@ class _SweepReader:
         self._check_base_keys(params.written, self._config())
         seeds = self._seeds(method)
         seeds_key = self._seeds_key(parameters, seeds)
+        self._check_size(method, parameters, seeds)
         objective = self._objective(method)
         spec = SweepSpec(
             path=Path(self.source),
@@ -280,24 +284,55 @@ class _SweepReader:
         A typo (``optim.lrr``) would otherwise run every trial on the base
         config's value of the key meant.
         """
-        if base is None:
+        for key, name in written.items():
+            self._check_base_key(("parameters", name), f"parameter '{key}'", name)
+
+    def _check_base_key(self, where: tuple[str, ...], what: str, name: str) -> None:
+        base = self._config()
+        if base is None or name.startswith("+"):
             return
         from runlab.config import flatten_config, load_config
 
         known = list(flatten_config(load_config(base)))
-        for key, name in written.items():
-            if name.startswith("+") or any(
-                k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.")
-                for k in known
-            ):
-                continue
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
-            raise self.error(
-                ("parameters", name),
-                f"parameter '{key}' is not a key of the base config {base.name}; "
-                f"{hint}write '+{key}' to add it as a new key.",
+        if any(
+            k == name or k.startswith(f"{name}.") or name.startswith(f"{k}.")
+            for k in known
+        ):
+            return
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise self.error(
+            where,
+            f"{what} is not a key of the base config {base.name}; "
+            f"{hint}write '+{name}' to add it as a new key.",
+        )
+
+    def _check_size(
+        self,
+        method: Method,
+        parameters: dict[str, Parameter],
+        seeds: tuple[int, ...] | None,
+    ) -> None:
+        """Refuse more than MAX_TRIALS trials before any is planned."""
+        repeats = len(seeds) if seeds else 1
+        if method == "grid":
+            points = math.prod(
+                len(p.values) for p in parameters.values() if isinstance(p, Choice)
             )
+            where: tuple[str, ...] = ("parameters",)
+            what = f"the grid has {points:,} points"
+        else:
+            points = self._whole("trials", 1, least=1)
+            where, what = ("trials",), f"trials is {points:,}"
+        total = points * repeats
+        if total <= MAX_TRIALS:
+            return
+        times = f" x {repeats} seeds = {total:,} trials" if repeats > 1 else ""
+        raise self.error(
+            where,
+            f"{what}{times}, more than the {MAX_TRIALS:,} a sweep may hold; "
+            "sweep fewer values, or split it into several sweeps.",
+        )
 
     def _config(self) -> Path | None:
         value = self.data.get("config")
@@ -348,12 +383,21 @@ class _SweepReader:
     def _seeds_key(
         self, parameters: dict[str, Parameter], seeds: tuple[int, ...] | None
     ) -> str:
-        value = self.data.get("seeds_key", "seed")
+        written = self.data.get("seeds_key", "seed")
+        value = written.removeprefix("+") if isinstance(written, str) else written
         if not isinstance(value, str) or not is_dotted_key(value):
             raise self.error(
                 ("seeds_key",),
                 f"seeds_key '{value}' is not a valid config key; {_KEY_RULE}.",
             )
+        if "seeds_key" in self.data:
+            if seeds is None:
+                raise self.error(
+                    ("seeds_key",),
+                    "seeds_key names the key the seeds set, but there are no "
+                    "seeds; add seeds: [0, 1, 2] or remove seeds_key.",
+                )
+            self._check_base_key(("seeds_key",), f"seeds_key '{value}'", written)
         clash = next((name for name in parameters if _overlaps(name, value)), None)
         if seeds is not None and clash is not None:
             raise self.error(
@@ -439,9 +483,15 @@ class _SweepReader:
 
     def _name(self) -> str | None:
         value = self.data.get("name")
-        if value is None or (isinstance(value, str) and value.strip()):
-            return value
-        raise self.error(("name",), f"name must be a non-empty string (got {value!r}).")
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(
+                ("name",), f"name must be a non-empty string (got {value!r})."
+            )
+        if "\n" in value or "\r" in value:
+            raise self.error(("name",), f"name must be one line (got {value!r}).")
+        return value
 
 
 _KEY_RULE = "join names of letters, digits, '_' and '-' with single dots, e.g. optim.lr"
@@ -489,7 +539,21 @@ class _ParameterReader:
                 )
             return Choice(tuple(value))
         if isinstance(value, dict):
+            if not set(value) & set(_RANGE_KEYS):
+                raise self.reader.error(
+                    where,
+                    f"parameter '{name}' is a mapping, read as a range, but has "
+                    "none of min, max, log, int; to set a fixed mapping write it "
+                    f"in a one-item list ({name}: [{{...}}]) or set each key "
+                    f"({name}.KEY: VALUE).",
+                )
             return self.range(name, value)
+        if value is None:
+            raise self.reader.error(
+                where,
+                f"parameter '{name}' has no value; give a list of values, a range "
+                "or a fixed value (write [null] to set null on purpose).",
+            )
         return Fixed(value)
 
     def range(self, name: str, value: dict[str, Any]) -> Range:

@@ -21,6 +21,7 @@ from typing import Any
 from runlab import _json
 from runlab._atomic import write_text_atomic
 from runlab.errors import RunlabError, StoreError
+from runlab.store.layout import create_store_dir
 
 __all__ = [
     "DONE_STATES",
@@ -74,8 +75,15 @@ class TrialState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrialState:
+        """The trial ``data`` describes; ValueError when it is not one."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a trial is {data!r}, not an object")
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         trial = cls(**known)
+        if not isinstance(trial.index, int) or trial.state not in STATES:
+            raise ValueError(f"trial {trial.index!r} has state {trial.state!r}")
+        if not isinstance(trial.params, dict) or not isinstance(trial.run_ids, list):
+            raise ValueError(f"trial {trial.index} has malformed params or run_ids")
         trial.objective = _json.to_float(trial.objective)
         return trial
 
@@ -145,6 +153,8 @@ def create_sweep(
     """Make the sweep's folder with a copy of its file, and its first state."""
     root = store_path / SWEEPS_DIR
     try:
+        if not store_path.exists():
+            create_store_dir(store_path)  # with its .gitignore, as for a run
         root.mkdir(parents=True, exist_ok=True)
         while True:
             sweep_id = new_sweep_id()
@@ -177,6 +187,13 @@ def read_sweep(store_path: Path, ref: str) -> SweepState:
     if len(matches) == 1:
         return matches[0]
     where = store_path / SWEEPS_DIR
+    if not matches and _SWEEP_ID.match(ref) and (where / ref).is_dir():
+        try:
+            _load(where / ref)
+        except _UNREADABLE as err:
+            raise SweepNotFound(
+                f"Sweep {ref}'s {where / ref / STATE_FILE} cannot be read: {err}."
+            ) from None
     if not matches:
         raise SweepNotFound(f"No sweep '{ref}' in {where}; see `runlab sweep ls`.")
     shown = ", ".join(s.id for s in matches[:5])
@@ -194,16 +211,26 @@ def list_sweeps(store_path: Path) -> list[SweepState]:
             continue
         try:
             found.append(_load(folder))
-        except (OSError, ValueError, TypeError, KeyError) as err:
+        except _UNREADABLE as err:
             logger.warning(
                 "Skipping sweep %s: its state cannot be read (%s).", folder, err
             )
     return found
 
 
+_UNREADABLE = (OSError, ValueError, TypeError, KeyError, AttributeError)
+
+
 def _load(folder: Path) -> SweepState:
     data = _json.loads((folder / STATE_FILE).read_bytes())
+    if not isinstance(data, dict):
+        raise ValueError("it holds no JSON object")
+    if data.get("id") != folder.name:
+        raise ValueError(f"its id {data.get('id')!r} is not its folder's name")
     trials = [TrialState.from_dict(t) for t in data.get("trials") or []]
+    for key in ("name", "file", "method", "cwd"):
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise ValueError(f"its {key} {data[key]!r} is not text")
     return SweepState(
         id=data["id"], folder=folder, file=data.get("file", ""),
         method=data.get("method", ""), created=float(data.get("created") or 0),
