@@ -70,6 +70,25 @@ def test_runs_default_columns_are_varying_config_and_metrics(
     assert "metric.train/loss.last" in body["columns"]
 
 
+def test_runs_sort_by_a_key_no_run_has_is_400_with_the_closest(
+    client: TestClient,
+) -> None:
+    typo = client.get("/api/runs", params={"sort": "config.optim.lrr"})
+    bare = client.get("/api/runs", params={"sort": "-"})
+    # A key some run has sorts even when no run the filter keeps has it.
+    narrow = client.get(
+        "/api/runs", params={"sort": "config.optim.lr", "where": "name = nothing"}
+    )
+
+    assert typo.status_code == 400
+    assert typo.json()["error"]["message"] == (
+        "Parameter 'sort': no run has 'config.optim.lrr' (a run field, config key, "
+        "or metric.NAME.SUMMARY); did you mean 'config.optim.lr'?"
+    )
+    assert bare.status_code == 400
+    assert narrow.status_code == 200
+
+
 def test_runs_limit_out_of_range_is_400(client: TestClient) -> None:
     answer = client.get("/api/runs", params={"limit": 5000})
     assert answer.status_code == 400
@@ -82,6 +101,38 @@ def test_columns_list_config_keys_and_metrics(client: TestClient) -> None:
     body = client.get("/api/columns", params={"where": "tag:grid"}).json()
     assert body["config"] == ["epochs", "optim.lr", "seed"]
     assert body["metrics"] == ["train/loss", "val/acc"]
+
+
+def test_columns_offer_run_fields_and_every_summary(client: TestClient) -> None:
+    body = client.get("/api/columns").json()
+
+    assert body["fields"] == [
+        "ended",
+        "experiment",
+        "sweep",
+        "trial",
+        "host",
+        "exit_code",
+    ]
+    assert body["summaries"] == ["last", "min", "max", "count", "last_step"]
+
+
+def test_default_columns_agree_whatever_the_sort(client: TestClient) -> None:
+    where = {"where": "tag:grid"}
+    offered = client.get("/api/columns", params=where).json()["default"]
+    by_name = client.get("/api/runs", params={**where, "sort": "name"}).json()
+    by_lr = client.get("/api/runs", params={**where, "sort": "-config.optim.lr"}).json()
+
+    assert by_name["columns"] == by_lr["columns"] == offered
+    assert offered[:2] == ["config.optim.lr", "config.seed"]
+
+
+def test_columns_dash_asks_for_no_optional_columns(client: TestClient) -> None:
+    body = client.get("/api/runs", params={"columns": "-"}).json()
+
+    assert body["columns"] == []
+    assert all(row["values"] == {} for row in body["rows"])
+    assert {"commit", "dirty", "branch"} <= set(body["rows"][0])
 
 
 def test_markup_in_run_fields_travels_as_plain_text(

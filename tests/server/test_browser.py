@@ -450,3 +450,83 @@ def test_running_run_grows_its_curve_and_shows_running(
     wait_until(page, grew, "new points of the running run", timeout=10)
     expect(page.locator(f"tr[data-run-id='{run_id}']")).to_contain_text("running")
     assert live.poll() is None, "the live run ended before the page saw it grow"
+
+
+FAILING = (
+    "import sys\n"
+    "print('\\x1b[31mred\\x1b[0m text', flush=True)\n"
+    "sys.stdout.write('step 10%\\rstep 50%\\rstep 100%\\n')\n"
+    "raise SystemExit(3)\n"
+)
+
+
+def test_a_failed_run_says_how_it_ended_and_its_log_reads_as_a_terminal(
+    fresh_page: PageWatch, fresh_site: Site
+) -> None:
+    import sys
+
+    from runlab.launch import launch
+    from runlab.store import open_store
+
+    with isolated_runs(fresh_site.store.parent):
+        run_id, code = launch(
+            open_store(fresh_site.store), [sys.executable, "-c", FAILING],
+            config={}, name="broken", system_metrics=False,
+            cwd=fresh_site.store.parent,
+        )  # fmt: skip
+    assert code == 3
+
+    page = fresh_page.open(f"/runs/{run_id}")
+
+    expect(page.locator("#run-error")).to_have_text(
+        "This run ended with an error: exit code 3"
+    )
+    expect(page.locator("#app")).not_to_contain_text("could not be read")
+    expect(page.locator("#log")).to_have_text("red text\nstep 100%\n")
+    # The run was outside any git repository; the page says so plainly.
+    expect(page.locator("#app")).to_contain_text("Not run inside a git repository.")
+    expect(page.locator("details.checkpoints")).to_have_count(0)
+
+
+def test_a_selected_run_since_trashed_leaves_the_selection_and_says_so(
+    fresh_page: PageWatch, fresh_site: Site
+) -> None:
+    from runlab.store import open_store
+
+    kept = fresh_site.ids["baseline"]
+    with isolated_runs(fresh_site.store.parent):
+        gone = make_one_run_store(fresh_site.store, "short-lived")
+    open_store(fresh_site.store).trash_run(gone)
+
+    page = fresh_page.open(f"/?selected={gone},{kept}")
+    fresh_page.wait_charts()
+
+    expect(page.locator(".charts-note")).to_have_text(
+        f"Charts of the 1 selected run. 1 selected run is no longer in the store "
+        f"({gone}) and left the selection."
+    )
+    expect(page.locator(".selection-info")).to_have_text("1 selected")
+    expect(page.locator("#compare")).to_be_disabled()
+    assert f"selected={kept}" in page.url and gone not in page.url
+
+
+def test_unticking_every_column_keeps_only_the_fixed_ones(
+    fresh_page: PageWatch,
+) -> None:
+    page = fresh_page.open("/")
+    expect(page.locator("#runs-table th[data-column='config.optim.lr']")).to_have_count(
+        1
+    )
+
+    page.click("#columns-button")
+    ticked = page.locator("#columns-panel input[type=checkbox]:checked")
+    for _ in range(ticked.count()):
+        ticked.first.uncheck()
+    expect(ticked).to_have_count(0)
+    page.reload()
+    fresh_page.wait_ready()
+
+    assert "columns=-" in page.url
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    expect(page.locator("#runs-table th[data-column^='config.']")).to_have_count(0)
+    expect(page.locator("#runs-table th[data-column^='metric.']")).to_have_count(0)

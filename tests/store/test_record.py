@@ -67,7 +67,9 @@ def test_record_holds_meta_config_metrics_and_git(tmp_path: Path) -> None:
     )
     (run / "config.yaml").write_text("optim:\n  lr: 0.001\n", encoding="utf-8")
     (run / "code").mkdir()
-    (run / "code" / "git.json").write_text('{"branch": "main", "commit": "c0ffee"}')
+    (run / "code" / "git.json").write_text(
+        '{"branch": "main", "commit": "c0ffee", "dirty": true}'
+    )
     writer = SeriesWriter(run / "metrics")
     writer.append("loss", [0, 1], [NOW, NOW], [0.5, math.nan])
     writer.close()
@@ -83,6 +85,7 @@ def test_record_holds_meta_config_metrics_and_git(tmp_path: Path) -> None:
     assert record["config"] == {"optim": {"lr": 0.001}}
     assert record["config_flat"] == {"optim.lr": 0.001}
     assert (record["branch"], record["commit"]) == ("main", "c0ffee")
+    assert record["dirty"] is True
     assert math.isnan(record["metrics"]["loss"]["last"])
     assert record["metrics"]["loss"]["min"] == 0.5
     assert record["error"] is None

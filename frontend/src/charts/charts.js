@@ -321,7 +321,7 @@ function groupModel(data) {
   const model = new Map();
   for (const [metric, list] of Object.entries(data.metrics ?? {})) {
     model.set(metric, list.map((g, i) => ({
-      kind: 'group', label: `${g.label} (${g.runs?.length ?? 0} runs)`, color: colorAt(i), fill: colorAt(i, 0.15),
+      kind: 'group', label: `${g.label} (${g.runs?.length ?? 0} ${g.runs?.length === 1 ? 'run' : 'runs'})`, color: colorAt(i), fill: colorAt(i, 0.15),
       x: g.x, mean: g.mean, lo: g.lo, hi: g.hi, marks: g.marks ?? [], shown: g.x.length, total: g.x.length, lastStep: null,
     })));
   }

@@ -43,6 +43,7 @@ export function createColumnChooser({ load, current, onChange }) {
     const search = el('input', { type: 'search', class: 'columns-search', placeholder: 'find a column' });
     const summaries = data.summaries?.length ? data.summaries : ['last', 'min', 'max'];
     const configList = el('div', { class: 'choices' }, (data.config ?? []).map((k) => box(`config.${k}`, k)));
+    const fieldList = el('div', { class: 'choices' }, (data.fields ?? []).map((f) => box(f, f)));
     const metricRows = (data.metrics ?? []).map((m) => el('div', { class: 'metric-choice', dataset: { name: m } },
       el('span', { class: 'metric-name', text: m, title: m }), summaries.map((s) => box(`metric.${m}.${s}`, s))));
     search.addEventListener('input', () => filterChoices(panel, search.value.trim().toLowerCase()));
@@ -50,6 +51,7 @@ export function createColumnChooser({ load, current, onChange }) {
       el('div', { class: 'popover-head' }, search,
         el('button', { type: 'button', text: 'Default', title: 'The columns the server picks', onclick: () => { onChange(null); toggle(false); } }),
         el('button', { type: 'button', text: 'Close', onclick: () => toggle(false) })),
+      fieldList.childElementCount ? el('h4', { text: 'Run' }) : null, fieldList.childElementCount ? fieldList : null,
       el('h4', { text: 'Config' }), configList.childElementCount ? configList : el('p', { class: 'empty', text: 'No config keys.' }),
       el('h4', { text: 'Metrics' }), metricRows.length ? el('div', { class: 'choices metrics' }, metricRows) : el('p', { class: 'empty', text: 'No metrics.' }),
     );

@@ -12,6 +12,12 @@ import { createColumnChooser } from './column-chooser.js';
 import { createRunsTable, formatSort, nextSort, parseSort } from './runs-table.js';
 
 const PAGE_SIZE = 100;
+
+function plural(count, noun) {
+  return `${formatCount(count)} ${noun}${count === 1 ? '' : 's'}`;
+}
+// The columns parameter for "no optional columns" (absent means the defaults).
+const NO_COLUMNS = '-';
 const POLL_MS = 3000;
 const CHART_RUNS = 20;
 const GROUP_RUNS = 100;
@@ -38,7 +44,8 @@ class HomePage {
     });
     this.chooser = createColumnChooser({
       load: () => this.loadColumns(),
-      current: () => listParam('columns').length ? listParam('columns') : (this.data?.columns ?? []),
+      current: () => listParam('columns').length
+        ? listParam('columns').filter((c) => c !== NO_COLUMNS) : (this.data?.columns ?? []),
       onChange: (columns) => this.setColumns(columns),
     });
     // Grouping charts more runs than plain curves, a change of group-by
@@ -146,6 +153,7 @@ class HomePage {
     node.hidden = !err;
     node.replaceChildren();
     this.filter.classList.toggle('invalid', Boolean(err));
+    this.table.element.classList.toggle('stale', Boolean(err));
     if (!err) return;
     // The position counts in the filter as sent (trimmed), so show that.
     const text = param('where', '');
@@ -154,6 +162,7 @@ class HomePage {
       node.append(el('pre', { class: 'caret', text: `${text}\n${caret}` }));
     }
     node.append(el('div', { class: 'message', text: err.message }));
+    if (this.data) node.append(el('div', { class: 'muted', text: 'The table below still shows the last filter that worked.' }));
   }
 
   applyFilter(push) {
@@ -185,7 +194,8 @@ class HomePage {
 
   setColumns(columns) {
     clearError();
-    setParams({ columns: columns === null ? null : columns.join(',') || null });
+    // null: the server's default columns; an empty choice is kept as "-".
+    setParams({ columns: columns === null ? null : columns.join(',') || NO_COLUMNS });
     this.loadTable();
   }
 
@@ -237,21 +247,36 @@ class HomePage {
     return param('group') ? GROUP_RUNS : CHART_RUNS;
   }
 
-  async selectedRuns(selected) {
-    const runs = await getRunsInfo(selected.slice(0, SELECTED_CHART_RUNS), { signal: this.ctx.signal });
+  async selectedRuns(wanted) {
+    const runs = await getRunsInfo(wanted.slice(0, SELECTED_CHART_RUNS), { signal: this.ctx.signal });
+    // A shared or old URL may select runs since removed: they leave the selection.
+    const found = new Set(runs.map((r) => r.id));
+    const gone = wanted.slice(0, SELECTED_CHART_RUNS).filter((id) => !found.has(id));
+    const selected = wanted.filter((id) => !gone.includes(id));
+    if (gone.length) {
+      setParams({ selected });
+      this.chartSelection = selected.join(',');
+      if (this.data) this.renderTable();
+      this.updateSelectionUi();
+    }
+    const left = gone.length
+      ? ` ${formatCount(gone.length)} selected ${gone.length === 1 ? 'run is' : 'runs are'} no longer in the store (${gone.join(', ')}) and left the selection.`
+      : '';
+    if (!selected.length) return this.matchingRuns(false).then(([rows, note]) => [rows, `${note}${left}`]);
     const more = selected.length > SELECTED_CHART_RUNS ? ` (the first ${SELECTED_CHART_RUNS} are charted)` : '';
-    return [runs, `Charts of the ${formatCount(selected.length)} selected runs${more}.`];
+    return [runs, `Charts of the ${plural(selected.length, 'selected run')}${more}.${left}`];
   }
 
   async matchingRuns(fromTable) {
     const limit = this.chartLimit();
-    const total = this.data?.total ?? 0;
-    const rows = fromTable
-      ? this.data.rows
-      : (await getJSON('/api/runs', this.query({ offset: 0, limit }), { signal: this.ctx.signal })).rows;
-    const note = total > limit
-      ? `Showing the first ${limit} of ${formatCount(total)} matching runs; select runs to chart others.`
-      : `Showing all ${formatCount(total)} matching runs; select runs to chart fewer.`;
+    const answer = fromTable
+      ? this.data
+      : await getJSON('/api/runs', this.query({ offset: 0, limit }), { signal: this.ctx.signal });
+    const { rows, total } = answer;
+    let note = `Showing all ${plural(total, 'matching run')}; select runs to chart fewer.`;
+    if (total > limit) note = `Showing the first ${limit} of ${formatCount(total)} matching runs; select runs to chart others.`;
+    else if (total === 0) note = 'No runs match, so there is nothing to chart.';
+    else if (total === 1) note = 'Showing the one matching run.';
     return [rows.slice(0, limit), note];
   }
 }

@@ -7,7 +7,7 @@ import { formatDateTime } from '../format.js';
 
 /** "a, b c" -> ['a', 'b', 'c']. */
 function parseTags(text) {
-  return [...new Set(text.split(/[\s,]+/).map((t) => t.trim()).filter(Boolean))];
+  return [...new Set(text.split(',').map((t) => t.trim()).filter(Boolean))];
 }
 
 /** Renders the journal into root. */

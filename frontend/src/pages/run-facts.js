@@ -40,6 +40,12 @@ export function summariesFromCharts(model, runId) {
   return out;
 }
 
+function hasValue(value) {
+  if (value === null || value === undefined) return false;
+  if (Array.isArray(value)) return value.length > 0;
+  return typeof value !== 'object' || Object.keys(value).length > 0;
+}
+
 /** The files of the run folder with download links, and the checkpoints. */
 export function filesSection(runId, files, checkpoints) {
   const list = files ?? [];
@@ -51,7 +57,7 @@ export function filesSection(runId, files, checkpoints) {
         el('td', { class: 'num', text: formatBytes(f.size) }),
         el('td', { class: 'nowrap', text: formatDateTime(f.mtime) })))))
     : el('p', { class: 'empty', text: 'No files.' });
-  const saved = checkpoints && Object.keys(checkpoints).length
+  const saved = checkpoints && Object.values(checkpoints).some(hasValue)
     ? el('details', { class: 'checkpoints' }, el('summary', { text: 'Checkpoints' }), tree(checkpoints, { openDepth: 1 }))
     : null;
   return section(`Files (${formatCount(list.length)})`, saved, body);
@@ -60,6 +66,10 @@ export function filesSection(runId, files, checkpoints) {
 /** Git facts and the uncommitted diff. */
 export function gitSection(git, diff, truncated) {
   if (!git || !Object.keys(git).length) return section('Git', el('p', { class: 'empty', text: 'Not run inside a git repository.' }));
+  if (git.available === false) {
+    const reason = git.reason === 'not a git repository' ? 'Not run inside a git repository.' : `No git facts: ${git.reason || 'not recorded'}.`;
+    return section('Git', el('p', { class: 'empty', text: reason }));
+  }
   const facts = factsTable([
     ['commit', git.commit ? el('code', { text: git.commit, title: shortCommit(git.commit) }) : null],
     ['branch', git.branch], ['remote', git.remote],

@@ -97,6 +97,21 @@ function durationOf(run) {
   return run.status === 'running' ? Date.now() / 1000 - run.started : null;
 }
 
+// An unreadable record is a store problem (runlab doctor); a failed or killed
+// run was read fine, and its error is why it ended.
+function runProblem(run) {
+  if (run.status === 'unreadable') {
+    return el('div', { class: 'run-problem' },
+      el('p', { id: 'run-error', class: 'run-error', text: `This run could not be read: ${run.error || 'no reason given'}` }),
+      el('p', { class: 'muted', text: 'runlab doctor checks the store; the charts below show what the run folder holds.' }));
+  }
+  if (!run.error) return null;
+  const how = run.status === 'killed' ? 'was stopped' : 'ended with an error';
+  return el('div', { class: 'run-problem' },
+    el('p', { id: 'run-error', class: 'run-error', text: `This run ${how}: ${run.error}` }),
+    el('p', { class: 'muted', text: 'The end of its log, below, says more.' }));
+}
+
 function runHeader(run) {
   const status = el('span', {}, statusBadge(run.status));
   const duration = el('span', { text: formatDuration(durationOf(run)) });
@@ -110,11 +125,7 @@ function runHeader(run) {
     ['experiment', run.experiment], ['sweep', run.sweep], ['host', run.host],
     ['exit code', run.exit_code === null || run.exit_code === undefined ? null : String(run.exit_code)],
   ]);
-  const problem = run.status === 'unreadable' || run.error
-    ? el('div', { class: 'run-problem' },
-      el('p', { id: 'run-error', class: 'run-error', text: `This run could not be read: ${run.error || 'no reason given'}` }),
-      el('p', { class: 'muted', text: 'runlab doctor checks the store; the charts below show what the run folder holds.' }))
-    : null;
+  const problem = runProblem(run);
   const element = el('header', { class: 'run-header card' },
     el('h1', { text: run.name || run.id }), problem, facts,
     el('div', { class: 'tags-row' }, el('span', { class: 'muted', text: 'tags' }), tagEditor(run.id, run.tags ?? [])));

@@ -89,7 +89,8 @@ export function createRunsTable({ onSort, onSelect, onSelectPage }) {
       el('td', { class: 'nowrap', title: formatDateTime(run.started, { seconds: true }), text: formatDateTime(run.started) }),
       el('td', { class: 'num', text: formatDuration(run.duration) }),
       el('td', { class: 'tags' }, (run.tags ?? []).map((t) => chip(t))),
-      columns.map((c) => valueCell(c in values ? values[c] : run[c.replace(/^[a-z]+\./, '')])),
+      columns.map((c) => (TIME_FIELDS.has(c) ? timeCell(run[c] ?? values[c])
+        : valueCell(c in values ? values[c] : run[c.replace(/^[a-z]+\./, '')]))),
       el('td', { class: 'nowrap', text: run.branch ?? '' }),
       el('td', { class: 'commit', title: run.commit ? `${run.commit}${run.dirty ? ' (uncommitted changes)' : ''}` : null,
         text: run.commit ? `${shortCommit(run.commit)}${run.dirty ? '*' : ''}` : '' }),
@@ -109,6 +110,13 @@ export function createRunsTable({ onSort, onSelect, onSelectPage }) {
   }
 
   return { element: table, render };
+}
+
+// Run fields that are times: shown as dates, as the started column is.
+const TIME_FIELDS = new Set(['started', 'ended']);
+
+function timeCell(seconds) {
+  return el('td', { class: 'nowrap', title: formatDateTime(seconds, { seconds: true }), text: formatDateTime(seconds) });
 }
 
 function valueCell(value) {

@@ -8,9 +8,9 @@ from typing import Any
 
 from starlette.requests import Request
 
-from runlab.server._http import JSONResponse, int_param, list_param
+from runlab.server._http import HTTPError, JSONResponse, int_param, list_param
 from runlab.server.catalog import Record, RunCatalog
-from runlab.store.query import resolve_field
+from runlab.store.query import resolve_field, unknown_keys
 
 __all__ = [
     "columns_payload",
@@ -23,9 +23,11 @@ __all__ = [
 DEFAULT_SORT = ("-started",)
 ROW_FIELDS = (
     "id", "name", "status", "started", "ended", "tags", "experiment", "sweep",
-    "branch", "commit", "exit_code",
+    "branch", "commit", "dirty", "exit_code",
 )  # fmt: skip
-SUMMARIES = ("last", "min", "max")
+SUMMARIES = ("last", "min", "max", "count", "last_step")
+# Run fields the table can add as columns (the rest it always shows).
+FIELD_COLUMNS = ("ended", "experiment", "sweep", "trial", "host", "exit_code")
 MAX_DEFAULT_CONFIG = 6
 MAX_DEFAULT_METRICS = 4
 MAX_COLUMN_KEYS = 2000
@@ -38,11 +40,33 @@ def list_runs(request: Request) -> JSONResponse:
     offset = int_param(request, "offset", 0, 0, 10**9)
     limit = int_param(request, "limit", 100, 1, 1000)
     chosen = catalog.select(where, sort)
-    columns = list_param(request, "columns", limit=200)
+    _check_sort(catalog, sort)
+    # "-" alone asks for no optional columns; no parameter, for the defaults.
+    columns = [c for c in list_param(request, "columns", limit=200) if c != "-"]
     if "columns" not in request.query_params:
         key = ("default-columns", where)
         columns = catalog.remember(key, lambda: default_columns(chosen))
     return JSONResponse(rows_payload(chosen, columns, offset, limit))
+
+
+def _check_sort(catalog: RunCatalog, sort: Sequence[str]) -> None:
+    """Refuse a sort key no run of the store has: a typo would sort nothing.
+
+    Checked against every run, not the filtered ones, so that narrowing the
+    filter to runs without the sorted key does not turn into an error.
+    """
+    unknown = unknown_keys(catalog.records(), sort)
+    if not unknown:
+        return
+    key, close = next(iter(unknown.items()))
+    if close and key.startswith("config.") and not close.startswith("config."):
+        close = f"config.{close}"  # spelled as the page spells its columns
+    hint = f"; did you mean '{close}'?" if close else "."
+    raise HTTPError(
+        400,
+        f"Parameter 'sort': no run has '{key}' (a run field, config key, or "
+        f"metric.NAME.SUMMARY){hint}",
+    )
 
 
 def list_columns(request: Request) -> JSONResponse:
@@ -82,16 +106,23 @@ def columns_payload(records: Sequence[Record]) -> dict[str, Any]:
         "config": sorted(config)[:MAX_COLUMN_KEYS],
         "metrics": sorted(metrics)[:MAX_COLUMN_KEYS],
         "summaries": list(SUMMARIES),
+        "fields": list(FIELD_COLUMNS),
         "default": default_columns(records),
     }
 
 
 def default_columns(records: Sequence[Record]) -> list[str]:
-    """Config keys whose value differs between runs, then a few metrics' last."""
+    """Config keys whose value differs between runs, then a few metrics' last.
+
+    The keys come in the order the oldest runs list them, whatever the order
+    of ``records``: the table and the column chooser agree, and a new run
+    does not reshuffle the columns.
+    """
     seen: dict[str, Any] = {}
     varying: dict[str, None] = {}
     metrics: dict[str, None] = {}
-    for record in records:
+    oldest_first = sorted(records, key=lambda r: (r.get("started") or 0, r["id"]))
+    for record in oldest_first:
         for key, value in (record.get("config_flat") or {}).items():
             if key not in seen:
                 seen[key] = value
@@ -100,7 +131,8 @@ def default_columns(records: Sequence[Record]) -> list[str]:
         metrics.update(dict.fromkeys(record.get("metrics") or {}))
     if len(records) == 1:
         varying = dict.fromkeys(seen)
-    chosen = [f"config.{key}" for key in list(varying)[:MAX_DEFAULT_CONFIG]]
+    keys = [key for key in seen if key in varying]
+    chosen = [f"config.{key}" for key in keys[:MAX_DEFAULT_CONFIG]]
     plain = [m for m in metrics if not m.startswith("sys/")]
     chosen += [f"metric.{m}.last" for m in sorted(plain)[:MAX_DEFAULT_METRICS]]
     return chosen

@@ -4,7 +4,8 @@ the index share, built from the files of its folder.
 A record is a plain dict::
 
     {"id", "name", "status", "started", "ended", "heartbeat", "host", "pid",
-     "tags", "experiment", "sweep", "branch", "commit", "command", "exit_code",
+     "tags", "experiment", "sweep", "branch", "commit", "dirty", "command",
+     "exit_code",
      "config" (nested), "config_flat" (leaf path -> value),
      "metrics" (name -> {"last", "min", "max", "count", "last_step"}),
      "error" (only for an unreadable folder)}
@@ -124,8 +125,13 @@ def _add_git(record: dict[str, Any], run_dir: Path) -> None:
         git = read_json(run_dir / layout.CODE_DIR / "git.json")
     except (OSError, ValueError):
         git = {}
-    record["branch"] = git.get("branch") if isinstance(git, dict) else None
-    record["commit"] = git.get("commit") if isinstance(git, dict) else None
+    if not isinstance(git, dict):
+        git = {}
+    record["branch"] = git.get("branch")
+    record["commit"] = git.get("commit")
+    # Whether the run started with uncommitted changes (None: not known).
+    dirty = git.get("dirty")
+    record["dirty"] = dirty if isinstance(dirty, bool) else None
 
 
 def _unreadable(run_dir: Path, error: str) -> dict[str, Any]:
@@ -136,7 +142,7 @@ def _unreadable(run_dir: Path, error: str) -> dict[str, Any]:
         "id": run_dir.name, "name": None, "status": "unreadable", "started": started,
         "ended": None, "heartbeat": None, "host": None, "pid": None, "tags": [],
         "experiment": None, "sweep": None, "branch": None, "commit": None,
-        "command": None,
+        "dirty": None, "command": None,
         "exit_code": None, "config": {}, "config_flat": {}, "metrics": {},
         "error": error,
     }  # fmt: skip
