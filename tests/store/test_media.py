@@ -654,3 +654,21 @@ def test_a_refused_kind_leaves_no_folder(run: runlab.Run) -> None:
         run.log_table("s", [[1]], step=0)
 
     assert not (run.path / "media" / "tables").exists()
+
+
+def test_an_image_slow_to_encode_is_said_once_per_name(
+    run: runlab.Run, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from runlab.store import media
+
+    monkeypatch.setattr(media, "SLOW_ENCODE_S", -1.0)  # every encode is "slow"
+    image = np.zeros((30, 40, 3), dtype=np.uint8)
+
+    for step in range(3):
+        run.log_image("big", image, step=step)
+    run.log_image("other", image, step=0)
+
+    said = [r.getMessage() for r in caplog.records if "as PNG took" in r.getMessage()]
+    assert len(said) == 2
+    assert said[0].startswith("Encoding image 'big' (40x30) as PNG took ")
+    assert said[0].endswith("log a smaller image (downscale it) or log it less often.")

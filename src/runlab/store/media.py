@@ -77,6 +77,9 @@ _FILES = {
     "text": ("text", ".txt"),
 }
 _CHANNELS = (1, 3, 4)
+# An image whose PNG takes longer than this to encode holds up the training
+# loop that logged it: said once per name.
+SLOW_ENCODE_S = 0.5
 
 
 class MediaError(RunlabError, ValueError):
@@ -211,6 +214,7 @@ class MediaWriter:
         self.folder = run_dir / layout.MEDIA_DIR
         self._lock = threading.Lock()
         self._kinds: dict[str, str] | None = None
+        self._slow_names: set[str] = set()
 
     def write_image(
         self, name: str, image: Any, *, step: int, caption: str | None = None
@@ -222,7 +226,16 @@ class MediaWriter:
                 f"The caption of image {name!r} must be a str, not "
                 f"{type(caption).__name__}."
             )
+        began = time.perf_counter()
         encoded = encode_image(name, image)
+        took = time.perf_counter() - began
+        if took > SLOW_ENCODE_S and name not in self._slow_names:
+            self._slow_names.add(name)
+            logger.warning(
+                "Encoding image %r (%dx%d) as PNG took %.1f s in the code that "
+                "logged it; log a smaller image (downscale it) or log it less often.",
+                name, encoded.width, encoded.height, took,
+            )  # fmt: skip
         fields = {
             "width": encoded.width,
             "height": encoded.height,
