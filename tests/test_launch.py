@@ -195,6 +195,78 @@ def test_sigterm_to_the_wrapper_of_a_logging_script_keeps_its_points(
     assert stored.metric("loss").values.tolist() == [1.0, 0.5]
 
 
+LOGGING_SLEEPER = (
+    "import time, runlab\nrun = runlab.start()\n"
+    "run.log({'loss': 1.0}); run.log({'loss': 0.5})\n"
+    "print('logged', flush=True)\ntime.sleep(60)\n"
+)
+
+
+def test_sighup_of_a_closed_terminal_ends_the_run_killed_with_its_points(
+    runlab_popen: Any, store: Path, tmp_path: Path
+) -> None:
+    # A hangup reaches the whole group: the wrapper and the script both.
+    script = tmp_path / "train.py"
+    script.write_text(LOGGING_SLEEPER)
+    wrapper = runlab_popen("run", "--", PY, str(script), start_new_session=True)
+    assert wrapper.stdout.readline() == "logged\n"
+    os.killpg(wrapper.pid, signal.SIGHUP)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 128 + signal.SIGHUP
+    stored = runlab.load_run(only_run(store).name)
+    assert (stored.status, stored.meta["error"]) == ("killed", "killed by SIGHUP")
+    assert stored.metric("loss").values.tolist() == [1.0, 0.5]
+
+
+def test_sighup_to_a_script_alone_closes_its_run(store: Path, tmp_path: Path) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(LOGGING_SLEEPER)
+    child = subprocess.Popen(
+        [PY, str(script)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "RUNLAB_DIR": str(store)},
+    )  # fmt: skip
+    assert child.stdout is not None
+    assert child.stdout.readline() == "logged\n"
+    child.send_signal(signal.SIGHUP)
+
+    child.communicate(timeout=60)
+    assert child.returncode == -signal.SIGHUP
+    stored = runlab.load_run(only_run(store).name)
+    assert (stored.status, stored.meta["error"]) == ("killed", "SIGHUP")
+    assert stored.metric("loss").values.tolist() == [1.0, 0.5]
+
+
+FORKING = """\
+import os, sys, time, runlab
+run = runlab.start()
+if os.fork() == 0:
+    sys.exit(0)  # a forked worker exits through the same hooks
+os.wait()
+run.log({'loss': 1.0})
+print('logged', flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_forked_child_exiting_leaves_its_parents_run_running(
+    store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "fork.py"
+    script.write_text(FORKING)
+    parent = subprocess.Popen(
+        [PY, str(script)], stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "RUNLAB_DIR": str(store)},
+    )  # fmt: skip
+    assert parent.stdout is not None
+    assert parent.stdout.readline() == "logged\n"
+
+    assert runlab.load_run(only_run(store).name).status == "running"
+    parent.kill()
+    parent.communicate(timeout=60)
+    assert runlab.load_run(only_run(store).name).status == "crashed"
+
+
 # -- config from the script ---------------------------------------------------
 
 

@@ -196,6 +196,29 @@ def test_log_steps_beyond_2_53_stay_exact_and_numpy_int64_steps_work() -> None:
     assert series.values.tolist() == [1.0] * 5 + [2.0, 3.0]
 
 
+def test_an_omitted_step_past_64_bits_is_refused_and_the_run_keeps_its_points() -> None:
+    with runlab.start() as run:
+        run.log({"reward": 1.0}, step=2**63 - 1)
+        with pytest.raises(ValueError, match="does not fit in 64 bits; pass step="):
+            run.log({"reward": 2.0})
+        run.log({"reward": 3.0}, step=0)
+
+    series = runlab.load_run(run.id).metric("reward")
+    assert series.steps.tolist() == [2**63 - 1, 0]
+
+
+def test_an_int_too_big_for_a_float_skips_that_point_not_the_run() -> None:
+    with runlab.start() as run:
+        run.log({"n": 1.0}, step=0)
+        run.log({"n": 10**400}, step=1)
+        for step in range(2, 5):
+            run.log({"n": float(step)}, step=step)
+
+    stored = runlab.load_run(run.id)
+    assert stored.metric("n").steps.tolist() == [0, 2, 3, 4]
+    assert stored.status == "finished"
+
+
 def test_log_names_with_slash_space_and_unicode_are_separate_series() -> None:
     names = ["timing/gen/total", "timing", "val/acc@5", "loss (train)", "损失"]
     with runlab.start() as run:

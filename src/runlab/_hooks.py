@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 if TYPE_CHECKING:
     from runlab.run import Run
 
-__all__ = ["ProcessHooks", "die_of_sigterm", "holding_sigint"]
+__all__ = ["ProcessHooks", "die_of", "holding_sigint"]
 
 # Seconds within which a second SIGINT is taken for a copy of the first.
 DUPLICATE_S = 0.5
@@ -29,8 +29,13 @@ class ProcessHooks:
         self.run = run
         self._old_excepthook = sys.excepthook
         self._old_sigterm: Any = None
+        self._old_sighup: Any = None
         self._old_exit = sys.exit
-        self.die_after_close = False
+        # The signal to die of once the run has closed (None: none came).
+        self.die_after_close: int | None = None
+        # Only the process that started the run ends it: a forked child (a
+        # data-loader worker, say) exits through the same hooks.
+        self._pid = os.getpid()
         # The interpreter is ending (at exit, or an uncaught exception).
         self.exiting = False
         sys.excepthook = self._excepthook
@@ -43,6 +48,10 @@ class ProcessHooks:
         if threading.current_thread() is threading.main_thread():
             self._old_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
             self._old_sigint = signal.signal(signal.SIGINT, self._on_sigint)
+            # A closed terminal or a dropped ssh session; left alone when the
+            # script runs under nohup (SIG_IGN) or handles it itself.
+            if signal.getsignal(signal.SIGHUP) == signal.SIG_DFL:
+                self._old_sighup = signal.signal(signal.SIGHUP, self._on_sigterm)
 
     def remove(self) -> None:
         if sys.excepthook == self._excepthook:
@@ -56,23 +65,32 @@ class ProcessHooks:
         ):
             signal.signal(signal.SIGTERM, self._old_sigterm)
             self._old_sigterm = None
+            if self._old_sighup is not None:
+                signal.signal(signal.SIGHUP, self._old_sighup)
+                self._old_sighup = None
             if signal.getsignal(signal.SIGINT) == self._on_sigint:
                 signal.signal(signal.SIGINT, self._old_sigint)
 
     def _excepthook(
         self, kind: type[BaseException], error: BaseException, tb: TracebackType | None
     ) -> None:
+        if os.getpid() != self._pid:
+            self._old_excepthook(kind, error, tb)
+            return
         self.exiting = True
         with holding_sigint(replay=False):
             self.run._fail(kind, error, tb)
         self._old_excepthook(kind, error, _cut_own_frame(tb))
 
     def _exit(self, status: object = None) -> NoReturn:
-        self.run._note_exit(status)
+        if os.getpid() == self._pid:
+            self.run._note_exit(status)
         self._old_exit(status)  # type: ignore[arg-type]
         raise AssertionError("sys.exit returned")  # pragma: no cover
 
     def _at_exit(self) -> None:
+        if os.getpid() != self._pid:
+            return
         self.exiting = True
         if self.run._exit_code is None and self.run._status is None:
             self.run._exit_code = 0
@@ -94,27 +112,30 @@ class ProcessHooks:
             signal.default_int_handler(signum, frame)
 
     def _on_sigterm(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM, or SIGHUP: mark the run killed, close it, die of the signal."""
+        if os.getpid() != self._pid:
+            die_of(signum)  # a forked child: not its run to close
         if self.run.is_finished:
             # The run is closing on this very thread (at exit, say): dying now
             # would cut its last points off, so die once it has closed.
-            self.die_after_close = True
+            self.die_after_close = signum
             return
         self.run._status = "killed"
-        self.run._error = "SIGTERM"
-        if callable(self._old_sigterm):
+        self.run._error = signal.Signals(signum).name
+        if signum == signal.SIGTERM and callable(self._old_sigterm):
             # The script (or a library) set its own handler before runlab
             # started, to save a checkpoint say: it runs, and decides whether
             # the process ends. The run is marked killed whenever it closes.
             self._old_sigterm(signum, frame)
             return
         self.run.finish()
-        die_of_sigterm()
+        die_of(signum)
 
 
-def die_of_sigterm() -> None:
-    """End the process by SIGTERM, so that its parent sees what happened."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+def die_of(signum: int) -> None:
+    """End the process by ``signum``, so that its parent sees what happened."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 @contextlib.contextmanager

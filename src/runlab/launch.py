@@ -88,7 +88,7 @@ def launch(
 
 
 class _Signals:
-    """Catches SIGTERM and SIGINT for the wrapper's life and passes them on.
+    """Catches SIGTERM, SIGINT and SIGHUP for the wrapper's life, passes them on.
 
     A signal is sent on to the child while it runs; one that comes before the
     child starts keeps it from starting. Ctrl-C at a terminal reaches every
@@ -99,7 +99,7 @@ class _Signals:
     SIGKILL, for a child that ignores the first two.
     """
 
-    _CAUGHT = (signal.SIGTERM, signal.SIGINT)
+    _CAUGHT = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
     ESCALATE_AFTER = 3
 
     def __init__(self) -> None:
@@ -109,7 +109,13 @@ class _Signals:
         self._terminal_sends_sigint = _is_terminal_foreground()
 
     def __enter__(self) -> _Signals:
-        self._previous = {s: signal.signal(s, self._on_signal) for s in self._CAUGHT}
+        # A SIGHUP ignored (nohup) stays ignored: the run outlives the terminal.
+        caught = [
+            s
+            for s in self._CAUGHT
+            if s != signal.SIGHUP or signal.getsignal(s) != signal.SIG_IGN
+        ]
+        self._previous = {s: signal.signal(s, self._on_signal) for s in caught}
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -38,7 +38,7 @@ from runlab._attach import (
     merge_into_run_config,
     record_loss,
 )
-from runlab._hooks import ProcessHooks, die_of_sigterm, holding_sigint
+from runlab._hooks import ProcessHooks, die_of, holding_sigint
 from runlab._values import I64, as_step, split_metrics
 from runlab.errors import RunFinished, RunlabError
 from runlab.owner import RunOwner
@@ -350,6 +350,10 @@ class Run:
             raise RunFinished(f"Run {self.id} is finished and accepts no more points.")
         if step is None:
             step = self._step + 1
+            if step >= I64:
+                raise ValueError(
+                    f"The next step, {step}, does not fit in 64 bits; pass step=."
+                )
         elif type(step) is not int or not -I64 <= step < I64:
             step = as_step(step)
         try:
@@ -591,8 +595,8 @@ class Run:
             _active = None
         if self._hooks is not None:
             self._hooks.remove()
-            if self._hooks.die_after_close:
-                die_of_sigterm()
+            if self._hooks.die_after_close is not None:
+                die_of(self._hooks.die_after_close)
 
     def _note_exit(self, status: object) -> None:
         """Record how ``sys.exit(status)`` ends the process: code 0 finishes."""

@@ -108,15 +108,32 @@ def test_write_failure_records_loss_and_warns_once(
     assert caplog.messages[0].endswith("); dropping points from step 12 on.")
 
 
-def test_a_value_that_cannot_be_stored_is_recorded_as_lost(
+def test_points_that_cannot_be_stored_are_skipped_alone(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    buffer = MetricBuffer(tmp_path / "metrics", flush_interval=0.01, label="r2")
+    metrics = tmp_path / "metrics"
+    buffer = MetricBuffer(metrics, flush_interval=0.01, label="r2")
 
     with caplog.at_level(logging.WARNING, logger="runlab.store.buffer"):
-        buffer.put(2**64, 0.0, {"a": 1.0})
+        buffer.put(0, 0.0, {"a": 1.0})
+        buffer.put(2**64, 0.0, {"a": 2.0})  # a step beyond 64 bits
+        buffer.put(2, 0.0, {"a": 10**400})  # an int no float holds
+        buffer.put(3, 0.0, {"a": 3.0, "bad\udcff": 1.0})  # not valid Unicode
+        buffer.put(4, 0.0, {"a": 4.0, "b": 5.0})
+        buffer.flush()
+        buffer.put(5, 0.0, {"a": 10**400})  # said once per metric
         buffer.close()
 
-    assert buffer.lost is not None
-    assert buffer.lost["from_step"] == 2**64
-    assert len(caplog.records) == 1
+    files = read_manifest(metrics)
+    assert buffer.lost is None
+    assert read_series(metrics, "a").steps.tolist() == [0, 3, 4]
+    assert read_series(metrics, "b").values.tolist() == [5.0]
+    assert "bad\udcff" not in files
+    assert read_summary(metrics)["a"]["count"] == 3
+    assert caplog.messages == [
+        "Run r2: skipped 2 point(s) of metric 'a' that cannot be stored "
+        "(Python int too large to convert to C long); the other points are kept.",
+        "Run r2: skipped 1 point(s) of metric 'bad\\udcff' that cannot be stored "
+        "('utf-8' codec can't encode character '\\udcff' in position 3: "
+        "surrogates not allowed); the other points are kept.",
+    ]

@@ -12,9 +12,12 @@ Contract:
   below half of that. No point is dropped. With the defaults (10,000 and
   100,000 calls), the queue holds a few MB while the writer keeps up, and
   about 30 MB at most for calls of one scalar (about 100 MB for calls of ten).
-- When writing fails (disk full, read-only, a step beyond 64 bits), the buffer
-  logs one warning, drops further points, and records in ``lost`` how many and
-  from which step. ``put`` never raises for it.
+- When writing fails (disk full, read-only), the buffer logs one warning,
+  drops further points, and records in ``lost`` how many and from which step.
+  ``put`` never raises for it.
+- A point that cannot be stored (an int too large for a float, a step beyond
+  64 bits, a name that is not valid Unicode) is skipped alone, with one
+  warning per metric; the other points, of its metric too, are written.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ class MetricBuffer:
         self._drained = threading.Condition()
         self._begun = 0
         self._cycles = 0
+        self._skipped_names: set[str] = set()
         self._thread = daemon_thread(self._loop, f"runlab-writer-{self.label}")
         self._thread.start()
 
@@ -139,11 +143,44 @@ class MetricBuffer:
         try:
             writer = self._open_writer()
             for name, (steps, times, values) in columns.items():
-                writer.append(name, steps, times, values)
+                try:
+                    writer.append(name, steps, times, values)
+                except _BAD_POINT as err:
+                    self._append_storable(writer, name, steps, times, values, err)
             writer.flush()
         except (OSError, ValueError, TypeError, OverflowError) as err:
             # Anything left uncaught would end the writer thread silently.
             self._record_loss(batch, err)
+
+    def _append_storable(
+        self,
+        writer: SeriesWriter,
+        name: str,
+        steps: list[int],
+        times: list[float],
+        values: list[Any],
+        err: Exception,
+    ) -> None:
+        """Append the points of ``name`` that can be stored; say which cannot."""
+        keep = [i for i in range(len(steps)) if _storable(steps[i], values[i])]
+        skipped = len(steps) - len(keep)
+        if keep:
+            try:
+                writer.append(
+                    name,
+                    [steps[i] for i in keep],
+                    [times[i] for i in keep],
+                    [values[i] for i in keep],
+                )
+            except _BAD_POINT as name_err:  # the name itself cannot be stored
+                err, skipped = name_err, len(steps)
+        if skipped and name not in self._skipped_names:
+            self._skipped_names.add(name)
+            logger.warning(
+                "Run %s: skipped %d point(s) of metric %r that cannot be stored "
+                "(%s); the other points are kept.",
+                self.label, skipped, name, err,
+            )  # fmt: skip
 
     def _open_writer(self) -> SeriesWriter:
         if self._writer is None:
@@ -175,6 +212,21 @@ class MetricBuffer:
 
 
 Columns = dict[str, tuple[list[int], list[float], list[Any]]]
+
+# What a point (or a name) that cannot be stored raises while it is packed;
+# nothing has been written when it does. A full disk raises OSError instead.
+_BAD_POINT = (OverflowError, ValueError, TypeError)
+_I64 = 2**63
+
+
+def _storable(step: int, value: Any) -> bool:
+    if not -_I64 <= step < _I64:
+        return False
+    try:
+        float(value)
+    except (OverflowError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _columns(batch: list[Entry]) -> Columns:
