@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -271,13 +272,50 @@ def test_rm_refuses_a_running_run_unless_forced(runlab_cli: Any, store: Path) ->
         assert done.stderr == (
             f"Error: Run {run.id} is still running (pid {os.getpid()} on "
             f"{socket.gethostname()}); stop it first, or move it to the trash "
-            "with --force.\n"
+            "with --force, which stops it.\n"
         )
         assert (store / run.id / "run.json").exists()
     finally:
         run.finish()
     assert runlab_cli("rm", "busy").returncode == 0
     assert not (store / run.id).exists()
+
+
+def test_rm_force_stops_a_running_script_before_trashing_its_run(
+    runlab_cli: Any, store: Path, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import time, runlab\nrun = runlab.start(name='live')\n"
+        "for step in range(600):\n"
+        "    run.log({'loss': 1.0 / (step + 1)}, step=step)\n"
+        "    if step == 2: print('logging', flush=True)\n"
+        "    time.sleep(0.05)\n"
+        "run.finish()\n"
+    )
+    script_env = {**os.environ, "RUNLAB_DIR": str(store)}
+    child = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=script_env,
+    )  # fmt: skip
+    assert child.stdout is not None and child.stdout.readline() == "logging\n"
+    (run_id,) = [p.name for p in store.iterdir() if not p.name.startswith(".")]
+
+    done = runlab_cli("rm", "live", "--force")
+    _, script_err = child.communicate(timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert f"Run {run_id} is running; sending SIGTERM to its process" in done.stderr
+    assert child.returncode == -15
+    assert "Traceback" not in script_err
+    assert not (store / run_id).exists()
+    trashed = store / ".trash" / run_id
+    meta = json.loads((trashed / "run.json").read_text())
+    assert (meta["status"], meta["error"]) == ("killed", "SIGTERM")
+    assert runlab_cli("restore", run_id).returncode == 0
 
 
 def test_resume_refuses_a_run_that_is_still_running() -> None:

@@ -67,14 +67,19 @@ def tag_command(
 @click.option(
     "--purge", is_flag=True, help="Delete the files for good instead of trashing."
 )
-@click.option("--force", is_flag=True, help="Also remove runs that are still running.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Stop runs still running here (SIGTERM, then SIGKILL), then remove them.",
+)
 @store_option
 def rm_command(
     runs: tuple[str, ...], purge: bool, force: bool, store: str | None
 ) -> None:
     """Move RUNS to the store's .trash folder, or delete them with --purge.
 
-    A run still running is refused unless --force is given. A trashed run can
+    A run still running is refused unless --force is given, which stops its
+    process first (on this host; the run ends killed). A trashed run can
     be brought back with `runlab restore`, or purged by its full id. Purging
     also deletes the git ref that kept the run's code snapshot, where its
     repository is still found.

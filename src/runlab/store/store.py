@@ -31,6 +31,8 @@ import json
 import logging
 import os
 import shutil
+import signal
+import socket
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -254,12 +256,17 @@ class Store:
     def trash_run(self, ref: str, *, force: bool = False) -> Path:
         """Move a run to the store's trash folder and drop it from the index.
 
+        With ``force``, a run still running on this host is stopped first
+        (see :meth:`stop_run`).
+
         Raises:
             StoreError: the run is still running (unless ``force``): its
                 process would go on writing into a folder that is gone.
         """
         run_id = self.resolve(ref)
-        if not force:
+        if force:
+            self.stop_run(run_id)
+        else:
             self._refuse_if_running(run_id, "move it to the trash")
         target = self.path / layout.TRASH_DIR / run_id
         try:
@@ -279,19 +286,55 @@ class Store:
         self.index.remove([run_id])
         return target
 
+    def stop_run(self, run_id: str, grace: float = 15.0) -> bool:
+        """Stop the process of a running run: SIGTERM, then SIGKILL after ``grace``.
+
+        Returns whether there was a process to stop. The run ends ``killed``
+        (its process or wrapper marks it so).
+
+        Raises:
+            StoreError: the run runs on another host, where no signal reaches.
+        """
+        record = self._live([build_record(self.run_dir(run_id))])[0]
+        if record.get("status") != "running":
+            return False
+        pid, host = record.get("pid"), record.get("host")
+        if host != socket.gethostname() or type(pid) is not int or pid <= 0:
+            raise StoreError(
+                f"Run {run_id} is running on {host} (pid {pid}); stop it there first."
+            )
+        for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            logger.warning(
+                "Run %s is running; sending %s to its process %d.",
+                run_id, signal.Signals(signum).name, pid,
+            )  # fmt: skip
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline:
+                record = self._live([build_record(self.run_dir(run_id))])[0]
+                if record.get("status") != "running":
+                    return True
+                time.sleep(0.1)
+        raise StoreError(f"Run {run_id} (pid {pid}) did not stop; it is left as it is.")
+
     def _refuse_if_running(self, run_id: str, doing: str) -> None:
         record = self._live([build_record(self.run_dir(run_id))])[0]
         if record.get("status") == "running":
             raise StoreError(
                 f"Run {run_id} is still running (pid {record.get('pid')} on "
-                f"{record.get('host')}); stop it first, or {doing} with --force."
+                f"{record.get('host')}); stop it first, or {doing} with --force, "
+                "which stops it."
             )
 
     def purge_run(self, ref: str, *, force: bool = False) -> int:
         """Delete a run's folder (or its trashed copy) for good; return bytes freed."""
         run_id = self.resolve_any(ref)
-        if not force and self.run_dir(run_id).is_dir():
-            self._refuse_if_running(run_id, "delete it")
+        if self.run_dir(run_id).is_dir():
+            if force:
+                self.stop_run(run_id)
+            else:
+                self._refuse_if_running(run_id, "delete it")
         folders = [self.run_dir(run_id), self.path / layout.TRASH_DIR / run_id]
         freed = 0
         for folder in folders:
