@@ -710,3 +710,16 @@ def test_overrides_without_a_config_file_lay_over_the_scripts_config(
         ["optim.lr=0.5", "optim.lrr=2"],
     )
     assert meta["invocation"][:2] == ["runlab", "run"]
+
+
+def test_a_checkpoint_policy_that_cannot_work_is_refused_before_a_run(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "checkpoint.every=ten", "--", PY, "-c", "pass")
+
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Error: Config key checkpoint.every is 'ten'; give a whole number of "
+        "epochs (0 keeps no per-epoch checkpoints).\n"
+    )
+    assert not store.exists()

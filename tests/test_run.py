@@ -615,3 +615,10 @@ def test_update_config_adds_derived_values_and_saves_them() -> None:
 
     saved = runlab.load_run(run.id).config.to_dict()
     assert saved == {"optim": {"lr": 0.1, "steps": 300}, "epochs": 4}
+
+
+def test_tags_given_as_one_string_make_one_tag() -> None:
+    with runlab.start(tags="baseline") as run:
+        pass
+
+    assert runlab.load_run(run.id).tags == ["baseline"]

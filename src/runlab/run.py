@@ -77,7 +77,7 @@ def start(
     Args:
         config: a YAML path, a dict, an argparse Namespace, or None.
         name: a human name; ``runlab ls`` and other commands accept it as a RUN.
-        tags: labels to filter on (``tag:baseline``).
+        tags: labels to filter on (``tag:baseline``); a single string is one tag.
         notes: a first paragraph for the run's README.md.
         store: the store folder; else RUNLAB_DIR, else ``experiments/`` at the
             top of the git repository, else ``./experiments``.
@@ -88,10 +88,14 @@ def start(
         >>> run.log({"train/loss": 0.3}, step=1)  # doctest: +SKIP
     """
     from runlab.config import flatten_config, to_config_dict
+    from runlab.store.checkpoints import policy_from_config
 
     global _active
+    if isinstance(tags, str):
+        tags = [tags]  # one tag, never one per character
     given = to_config_dict(config)
     flatten_config(given)  # an ambiguous config is refused before a run exists
+    policy_from_config(given)  # so is a checkpoint policy that cannot work
     if _is_other_rank():
         return Run._disabled(given)
     attach = os.environ.get("RUNLAB_RUN_DIR")
@@ -612,16 +616,10 @@ class Run:
             raise RunFinished(f"Run {self.id} is finished and accepts no more {what}.")
 
     def _checkpoints(self, mode: str | None) -> CheckpointKeeper:
-        from runlab.store.checkpoints import CheckpointKeeper, CheckpointPolicy
+        from runlab.store.checkpoints import CheckpointKeeper, policy_from_config
 
         if self._keeper is None or (mode and mode != self._keeper.policy.mode):
-            section = self._config.get("checkpoint")
-            options = dict(section) if isinstance(section, Mapping) else {}
-            policy = CheckpointPolicy(
-                every=int(options.get("every", 0) or 0),
-                top_k=options.get("top_k"),
-                mode=mode or str(options.get("mode", "max")),
-            )
+            policy = policy_from_config(self._config, mode)
             assert self.path is not None
             self._keeper = CheckpointKeeper(self.path / layout.CHECKPOINT_DIR, policy)
         return self._keeper

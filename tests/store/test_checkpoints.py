@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from runlab._atomic import current_umask
+from runlab.errors import ConfigError
 from runlab.store.checkpoints import (
     CheckpointKeeper,
     CheckpointPolicy,
+    policy_from_config,
     read_checkpoints,
 )
 
@@ -262,3 +264,42 @@ def test_best_last_and_epoch_files_share_one_copy_and_are_readable(
     keeper.save({"w": []}, epoch=1, score=0.1)
     assert _load(folder / "checkpoint_best.pt") == {"w": list(range(1000))}
     assert _load(folder / "checkpoint_last.pt") == {"w": []}
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"every": "ten"}, "checkpoint.every is 'ten'; give a whole number"),
+        ({"every": 2.5}, "checkpoint.every is 2.5; give a whole number"),
+        ({"every": -1}, "checkpoint.every is -1; give a whole number"),
+        ({"top_k": 0}, "checkpoint.top_k is 0; give a whole number of at least 1"),
+        ({"top_k": True}, "checkpoint.top_k is True; give a whole number"),
+        ({"mode": "maximum"}, "checkpoint.mode is 'maximum'; give max"),
+    ],
+)
+def test_a_policy_that_cannot_work_names_its_key(
+    section: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        policy_from_config({"checkpoint": section})
+
+
+def test_a_policy_is_read_from_the_section_and_a_plain_value_is_the_scripts() -> None:
+    policy = policy_from_config({"checkpoint": {"every": 2, "top_k": 3, "dir": "x"}})
+
+    assert (policy.every, policy.top_k, policy.mode) == (2, 3, "max")
+    assert policy_from_config({"checkpoint": "runs/last.pt"}).every == 0
+    assert policy_from_config({}, mode="min").mode == "min"
+
+
+def test_an_epoch_that_is_not_whole_and_an_unpicklable_object_leave_nothing(
+    tmp_path: Path,
+) -> None:
+    keeper = CheckpointKeeper(tmp_path, CheckpointPolicy())
+
+    with pytest.raises(TypeError, match="epoch must be a whole number, not 'one'"):
+        keeper.save({"w": 1}, epoch="one")  # type: ignore[arg-type]
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        keeper.save(lambda: 1, epoch=1)
+
+    assert _files(tmp_path) == []

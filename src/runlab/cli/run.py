@@ -85,6 +85,7 @@ def run_command(
     """
     from runlab.launch import launch
     from runlab.store import open_store
+    from runlab.store.checkpoints import policy_from_config
 
     command: list[str] = ctx.meta["runlab.command"]
     # A command written without '--' shows up as overrides; say so first.
@@ -92,6 +93,7 @@ def run_command(
     if not command:
         raise click.UsageError("Give the command to run after '--'.")
     config = resolve_config(config_path, overrides)
+    policy_from_config(config)  # a checkpoint policy that cannot work, before a run
     _check_startable(command[0])
     target = open_store(store)
     quiet = bool(ctx.find_root().params.get("quiet"))

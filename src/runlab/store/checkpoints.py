@@ -23,11 +23,13 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from runlab._atomic import current_umask
 from runlab._json import to_float
+from runlab.errors import ConfigError
 from runlab.store.files import read_json, write_json
 
 __all__ = ["CheckpointKeeper", "CheckpointPolicy", "read_checkpoints"]
@@ -64,6 +66,47 @@ class CheckpointPolicy:
         return score > best if self.mode == "max" else score < best
 
 
+def policy_from_config(
+    config: Mapping[str, Any], mode: str | None = None
+) -> CheckpointPolicy:
+    """The policy of a config's ``checkpoint`` section (``every``, ``top_k``, ``mode``).
+
+    A section that is not a mapping is the script's own setting and ignored;
+    its other keys are the script's too.
+
+    Raises:
+        ConfigError: ``every``, ``top_k`` or ``mode`` has a value that cannot
+            be a policy; the message names the key.
+    """
+    section = config.get("checkpoint")
+    options = dict(section) if isinstance(section, Mapping) else {}
+    every = options.get("every", 0)
+    top_k = options.get("top_k")
+    chosen = mode or options.get("mode", "max")
+    if every is None:
+        every = 0
+    if not _is_whole(every) or every < 0:
+        raise ConfigError(
+            f"Config key checkpoint.every is {every!r}; give a whole number of "
+            "epochs (0 keeps no per-epoch checkpoints)."
+        )
+    if top_k is not None and (not _is_whole(top_k) or top_k < 1):
+        raise ConfigError(
+            f"Config key checkpoint.top_k is {top_k!r}; give a whole number of at "
+            "least 1, or leave it out to keep every per-epoch checkpoint."
+        )
+    if chosen not in ("max", "min"):
+        raise ConfigError(
+            f"Config key checkpoint.mode is {chosen!r}; give max (a higher score "
+            "is better) or min."
+        )
+    return CheckpointPolicy(every=int(every), top_k=top_k, mode=chosen)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def read_checkpoints(folder: Path) -> dict[str, Any]:
     """Return the checkpoint index of a run (empty lists when none).
 
@@ -95,6 +138,10 @@ class CheckpointKeeper:
 
     def save(self, obj: Any, *, epoch: int, score: float | None = None) -> Path:
         """Save ``obj`` for ``epoch`` and apply the policy; return the last file."""
+        if not _is_whole(epoch):
+            raise TypeError(
+                f"A checkpoint's epoch must be a whole number, not {epoch!r}."
+            )
         self.folder.mkdir(parents=True, exist_ok=True)
         entry = {"epoch": int(epoch), "score": _score(score), "time": time.time()}
         staged = self._stage(obj)
@@ -119,20 +166,26 @@ class CheckpointKeeper:
         fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=self.folder)
         # mkstemp makes owner-only files; a checkpoint is as readable as any other.
         os.fchmod(fd, 0o666 & ~current_umask())
-        with os.fdopen(fd, "wb") as handle:
-            if is_file:
-                with open(obj, "rb") as source:
-                    shutil.copyfileobj(source, handle)
-            elif _is_torch_object(obj):
-                import torch
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                if is_file:
+                    with open(obj, "rb") as source:
+                        shutil.copyfileobj(source, handle)
+                elif _is_torch_object(obj):
+                    import torch
 
-                torch.save(obj, handle)
-            else:
-                import pickle
+                    torch.save(obj, handle)
+                else:
+                    import pickle
 
-                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
+                    pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            # An object that cannot be pickled, say: no half-written file stays.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
         return Path(tmp)
 
     def _keep_best(self, staged: Path, entry: dict[str, Any]) -> None:
