@@ -294,6 +294,21 @@ def test_unmodified_argparse_script_gets_its_flags_as_config(
     assert log.splitlines()[-1].startswith("final rmse ")
 
 
+def test_an_override_no_flag_of_an_argparse_script_reads_is_said(
+    runlab_cli: Any, store: Path
+) -> None:
+    done = runlab_cli("run", "lrr=0.2", "epochs=1", "--", PY, str(ARGPARSE_SCRIPT))
+
+    assert done.returncode == 0, done.stderr
+    assert (
+        "runlab: override 'lrr=0.2' matches no flag of the script; did you mean "
+        "'lr'? The config records it, but the script does not see it.\n"
+    ) in done.stderr
+    assert "'epochs=1'" not in done.stderr
+    config = runlab.load_run(only_run(store).name).config.to_dict()
+    assert (config["lr"], config["lrr"], config["epochs"]) == (0.1, 0.2, 1)
+
+
 def test_argparse_flags_do_not_replace_keys_the_wrapper_config_has(
     runlab_cli: Any, store: Path
 ) -> None:

@@ -41,6 +41,7 @@ __all__ = [
     "loads_config",
     "merge_config",
     "namespace_to_config",
+    "overrides_no_flag_reads",
     "parse_override",
     "parser_config_paths",
     "set_dotted",
@@ -482,6 +483,33 @@ def parser_config_paths(
         for action in _own_actions(parser)
         if action.dest in by_dest
     }
+
+
+def overrides_no_flag_reads(
+    parser: argparse.ArgumentParser, config: Mapping[str, Any], keys: Sequence[str]
+) -> dict[str, str | None]:
+    """The override ``keys`` that feed no argument of ``parser`` (nor of its
+    sub-commands), each with the closest argument's ``dest`` or None.
+
+    An unmodified argparse script run through ``runlab run lrr=0.2`` would
+    otherwise train on its default ``lr`` while the config records ``lrr``.
+    """
+    import difflib
+
+    parsers = [parser, *_subparsers(list(parser._actions))]
+    fed: set[str] = set()
+    dests: set[str] = set()
+    for one in parsers:
+        fed.update(parser_config_paths(one, config).values())
+        dests.update(a.dest for a in _own_actions(one) if a.dest != "help")
+    unread: dict[str, str | None] = {}
+    for key in keys:
+        if any(path == key or path.startswith(f"{key}.") for path in fed):
+            continue
+        wanted = key.replace(".", "_").replace("-", "_")
+        close = difflib.get_close_matches(wanted, sorted(dests), n=1)
+        unread[key] = close[0] if close else None
+    return unread
 
 
 def namespace_to_config(

@@ -42,12 +42,38 @@ def _offer_defaults(parser: object) -> None:
         from runlab.config import fill_parser_defaults
         from runlab.errors import ConfigError
 
-        fill_parser_defaults(parser, _run_config())  # type: ignore[arg-type]
+        config = _run_config()
+        fill_parser_defaults(parser, config)  # type: ignore[arg-type]
+        _warn_unread_overrides(parser, config)
     except ConfigError as err:
         # As argparse itself answers a bad flag: usage, the message, exit 2.
         parser.error(f"runlab config: {err}")  # type: ignore[attr-defined]
     except Exception as err:  # the user's script must run whatever happens here
         print(f"runlab: could not apply the config to argparse: {err}", file=sys.stderr)
+
+
+def _warn_unread_overrides(parser: object, config: dict[str, object]) -> None:
+    """Say which overrides given without -c no flag of the script reads."""
+    import json
+    from pathlib import Path
+
+    from runlab.config import overrides_no_flag_reads, parse_override
+
+    try:
+        meta = json.loads((Path(os.environ["RUNLAB_RUN_DIR"]) / "run.json").read_text())
+    except (OSError, ValueError):
+        return
+    if meta.get("config_file") or not meta.get("overrides"):
+        return
+    texts = {parse_override(t).key: t for t in meta["overrides"] if t[:1] not in "+~"}
+    unread = overrides_no_flag_reads(parser, config, list(texts))  # type: ignore[arg-type]
+    for key, close in unread.items():
+        hint = f"; did you mean '{close}'?" if close else "."
+        print(
+            f"runlab: override '{texts[key]}' matches no flag of the script{hint} "
+            "The config records it, but the script does not see it.",
+            file=sys.stderr,
+        )
 
 
 def _run_config() -> dict[str, object]:
