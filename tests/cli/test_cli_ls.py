@@ -178,6 +178,27 @@ def test_ls_on_an_empty_store_lists_nothing(runlab_cli: Any, store: Path) -> Non
     assert not store.exists()
 
 
+def test_ls_of_a_mistyped_store_says_it_is_missing(
+    runlab_cli: Any, tmp_path: Path
+) -> None:
+    missing = tmp_path / "experimnts"
+    a_file = tmp_path / "train.py"
+    a_file.write_text("pass\n")
+
+    typo = runlab_cli("ls", "--store", str(missing))
+    wrong_env = runlab_cli("ls", env={"RUNLAB_DIR": str(a_file)})
+
+    assert (typo.returncode, typo.stdout) == (1, "")
+    assert typo.stderr == (
+        f"Error: No store at {missing}: the folder does not exist; check --store.\n"
+    )
+    assert wrong_env.returncode == 1
+    assert wrong_env.stderr == (
+        f"Error: The store {a_file} is a file, not a folder; check RUNLAB_DIR.\n"
+    )
+    assert not missing.exists()
+
+
 def test_ls_shows_the_column_it_sorts_by(runlab_cli: Any) -> None:
     for value in (0.3, 0.9):
         with runlab.start(name=f"acc-{value}") as run:

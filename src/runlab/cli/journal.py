@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from runlab.cli.options import store_option
+from runlab.cli.options import reading_store, store_option
 
 __all__ = ["journal_group"]
 
@@ -126,10 +126,9 @@ def ls_command(tags: tuple[str, ...], as_json: bool, store: str | None) -> None:
       runlab journal ls --tag lr
     """
     from runlab.cli.render import echo_json
-    from runlab.store import open_store
     from runlab.store.journal import Journal
 
-    target = open_store(store)
+    target = reading_store(store)
     journal = Journal(target.path)
     entries = [e for e in journal.list_entries() if set(tags) <= set(e.tags)]
     mentions = _mentions(target)

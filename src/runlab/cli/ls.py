@@ -46,10 +46,10 @@ def ls_command(
     Example:
       runlab ls 'status = finished and val/acc.max > 0.9' --sort -val/acc.max
     """
-    from runlab.store import open_store
+    from runlab.cli.options import reading_store
     from runlab.store.query import parse_filter
 
-    target = open_store(store)
+    target = reading_store(store)
     records = target.records(where, sort=sort or ["started"])
     filtered = list(parse_filter(where).fields)
     asked = [*filtered, *sort, *(columns or "").split(",")]
@@ -72,7 +72,8 @@ def ls_command(
     else:
         echo_table(records, chosen or default_columns(records))
         shown = f"{len(records)} of {total}" if len(records) < total else f"{total}"
-        click.echo(f"{shown} run(s) in {target.path}", err=True)
+        yet = "" if target.path.is_dir() else " (no run was made there yet)"
+        click.echo(f"{shown} run(s) in {target.path}{yet}", err=True)
         _warn_unreadable(records)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import shutil
 import sys
@@ -100,11 +101,19 @@ def policy_from_config(
             f"Config key checkpoint.mode is {chosen!r}; give max (a higher score "
             "is better) or min."
         )
-    return CheckpointPolicy(every=int(every), top_k=top_k, mode=chosen)
+    top = None if top_k is None else operator.index(top_k)
+    return CheckpointPolicy(every=operator.index(every), top_k=top, mode=chosen)
 
 
 def _is_whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An int, or an integer of NumPy or torch (anything ``operator.index`` takes)."""
+    if isinstance(value, bool):
+        return False
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def read_checkpoints(folder: Path) -> dict[str, Any]:
@@ -143,7 +152,11 @@ class CheckpointKeeper:
                 f"A checkpoint's epoch must be a whole number, not {epoch!r}."
             )
         self.folder.mkdir(parents=True, exist_ok=True)
-        entry = {"epoch": int(epoch), "score": _score(score), "time": time.time()}
+        entry = {
+            "epoch": operator.index(epoch),
+            "score": _score(score),
+            "time": time.time(),
+        }
         staged = self._stage(obj)
         try:
             self._keep_epoch(staged, entry)
