@@ -122,6 +122,14 @@ def test_ls_csv_prints_a_header_and_one_line_per_run(
     ]
 
 
+def test_ls_csv_keeps_every_digit_of_a_float(runlab_cli: Any) -> None:
+    make_run("third", {"lr": 1 / 3}, [2 / 3])
+
+    done = runlab_cli("ls", "--csv", "--columns", "name,lr,loss.last")
+
+    assert done.stdout.splitlines()[1] == "third,0.3333333333333333,0.6666666666666666"
+
+
 def test_ls_sorts_by_a_metric_descending(runlab_cli: Any, three: list[str]) -> None:
     records = ls_json(runlab_cli, "--sort", "-loss.max")
 

@@ -652,6 +652,24 @@ def test_sort_records_without_keys_keeps_order() -> None:
             11,
         ),
         (
+            "status = finshed",
+            "'finshed' is not a run status (running, finished, failed, killed, "
+            "crashed, unreadable); did you mean 'finished'?",
+            9,
+        ),
+        (
+            "started > yesterday",
+            "started is a time: compare it with a date (2026-12-04, "
+            "2026-12-04T17:21) or seconds since 1970, not 'yesterday'.",
+            10,
+        ),
+        (
+            "duration > 1m",
+            "duration is in seconds: compare it with a number (duration > 600), "
+            "not '1m'.",
+            11,
+        ),
+        (
             "(" * 51 + "a = 1" + ")" * 51,
             "Filter nests too deeply at position 50; "
             "use at most 50 levels of parentheses and 'not'.",

@@ -229,4 +229,6 @@ def _csv_value(record: dict[str, Any], column: str) -> str:
     if column in ("started", "ended"):
         return iso_time(record.get(column)) or ""
     value = cell(record, column) if column != "duration" else _duration(record)
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)  # full precision: CSV is read by programs
     return "" if value is None else format_value(value)

@@ -47,6 +47,7 @@ expression is trusted to finish quickly on each value.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import functools
 import math
@@ -650,8 +651,44 @@ def _bind(get: Callable[[Record], Any], test: Test) -> Predicate:
     return lambda record: test(get(record))
 
 
+# What the fixed fields can be compared with; a value outside it matches no run
+# ever, which is a mistake to say rather than an empty answer.
+_STATUSES = ("running", "finished", "failed", "killed", "crashed", "unreadable")
+_TIME_FIELDS = frozenset(["started", "ended"])
+
+
+def _check_value(node: _Compare, text: str) -> None:
+    field, value = node.field, node.value
+    if node.op == "~":
+        return
+    is_word = value.kind == "string" and not _GLOB_CHARS & set(value.data)
+    if field == "status" and is_word and value.data not in _STATUSES:
+        close = difflib.get_close_matches(value.data, _STATUSES, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "."
+        raise FilterSyntaxError(
+            f"'{value.raw}' is not a run status ({', '.join(_STATUSES)}){hint}",
+            text,
+            value.position,
+        )
+    if field in _TIME_FIELDS and value.kind not in ("date", "number", "null"):
+        raise FilterSyntaxError(
+            f"{field} is a time: compare it with a date (2026-12-04, "
+            f"2026-12-04T17:21) or seconds since 1970, not '{value.raw}'.",
+            text,
+            value.position,
+        )
+    if field == "duration" and value.kind not in ("number", "null"):
+        raise FilterSyntaxError(
+            f"duration is in seconds: compare it with a number (duration > 600), "
+            f"not '{value.raw}'.",
+            text,
+            value.position,
+        )
+
+
 def _compare_test(node: _Compare, text: str) -> Test:
     value = node.value
+    _check_value(node, text)
     if node.op == "!=":
         equal = _compare_test(_Compare(node.field, "=", value), text)
         return lambda field: not equal(field)
