@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import Any
 
@@ -58,8 +59,21 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
         return json.dumps(plain, indent=indent, ensure_ascii=False, allow_nan=False)
 
 
+# orjson reads an integer beyond 64 bits as a float, silently: text with a
+# number that long goes through the standard library, which keeps it whole.
+_LONG_NUMBER = re.compile(r"\d{20}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{20}")
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON written by :func:`dumps`; non-finite markers stay strings."""
+    long = (
+        _LONG_NUMBER.search(text)
+        if isinstance(text, str)
+        else _LONG_NUMBER_BYTES.search(text)
+    )
+    if long:
+        return json.loads(text)
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:

@@ -41,6 +41,20 @@ def test_upsert_then_records_and_get_give_back_the_records(tmp_path: Path) -> No
     assert index.ids() == ["261203-000001-aaaa", "261203-000002-bbbb"]
 
 
+def test_a_config_int_beyond_64_bits_comes_back_whole(tmp_path: Path) -> None:
+    # orjson alone would read it back as a float; the record would then never
+    # equal its folder's, and the doctor would find a stale row forever.
+    index = RunIndex(tmp_path / "index.sqlite")
+    big = 123456789012345678901234567890
+    record = _record("261203-000001-aaaa", config={"big": big, "small": 2**63 - 1})
+    index.upsert([record])
+
+    back = index.get("261203-000001-aaaa")
+
+    assert back == record
+    assert type(back["config"]["big"]) is int  # type: ignore[index]
+
+
 def test_upsert_replaces_a_record(tmp_path: Path) -> None:
     index = RunIndex(tmp_path / "index.sqlite")
     index.upsert([_record("261203-000001-aaaa", "old")])
