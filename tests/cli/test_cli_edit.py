@@ -80,6 +80,10 @@ def test_tag_adds_and_remove_takes_away(runlab_cli: Any, store: Path) -> None:
     assert [(r["id"], r["tags"]) for r in listed] == [(run_id, ["baseline"])]
     last = runlab_cli("tag", run_id, "baseline", "--remove")
     assert last.stdout == f"{run_id} tags: (none)\n"
+    assert last.stderr == ""
+    never = runlab_cli("tag", run_id, "neverhad", "--remove")
+    assert never.returncode == 0
+    assert never.stderr == f"Warning: run {run_id} had no tag 'neverhad'.\n"
 
 
 def test_rm_moves_the_run_to_trash_and_out_of_ls(runlab_cli: Any, store: Path) -> None:

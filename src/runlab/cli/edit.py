@@ -58,8 +58,13 @@ def tag_command(
     target = open_store(store)
     tags = tuple(dict.fromkeys(tags))
     added, removed = ((), tags) if remove else (tags, ())
-    now = target.set_tags(run, add=added, remove=removed)
-    click.echo(f"{target.resolve(run)} tags: {', '.join(now) or '(none)'}")
+    run_id = target.resolve(run)
+    before = set(target.load_run(run_id).tags)
+    now = target.set_tags(run_id, add=added, remove=removed)
+    for tag in removed:
+        if tag not in before:
+            click.echo(f"Warning: run {run_id} had no tag {tag!r}.", err=True)
+    click.echo(f"{run_id} tags: {', '.join(now) or '(none)'}")
 
 
 @click.command()
