@@ -385,11 +385,8 @@ class Run:
         if clean:
             self._buffer.put(step, time.time(), clean)  # type: ignore[union-attr]
         if arrays:
-            # Reported, not raised: a stray tensor must not end a long training job.
-            logger.warning(
-                "Run %s, step %d: skipped %s; log one number per metric.",
-                self.id, step, ", ".join(arrays),
-            )  # fmt: skip
+            # Reported, not raised: a stray tensor must not end a long training
+            # job. One report: a Python warning, which the script may filter.
             warnings.warn(
                 f"runlab skipped {', '.join(arrays)}: log one number per metric.",
                 RuntimeWarning,
