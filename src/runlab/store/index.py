@@ -190,7 +190,7 @@ def _open_failure(err: sqlite3.Error, path: Path) -> str:
 def _revive(text: str) -> dict[str, Any]:
     from runlab.store.record import revive_metrics
 
-    record: dict[str, Any] = _json.loads(text)
+    record: dict[str, Any] = _json.loads_compact(text)
     record["metrics"] = revive_metrics(record.get("metrics"))
     return record
 

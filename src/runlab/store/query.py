@@ -47,7 +47,6 @@ expression is trusted to finish quickly on each value.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import math
@@ -663,6 +662,8 @@ def _check_value(node: _Compare, text: str) -> None:
         return
     is_word = value.kind == "string" and not _GLOB_CHARS & set(value.data)
     if field == "status" and is_word and value.data not in _STATUSES:
+        import difflib  # only for the message: its import is not free
+
         close = difflib.get_close_matches(value.data, _STATUSES, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else "."
         raise FilterSyntaxError(
