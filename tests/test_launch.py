@@ -195,6 +195,11 @@ def test_sigterm_to_the_wrapper_of_a_logging_script_keeps_its_points(
     assert stored.metric("loss").values.tolist() == [1.0, 0.5]
 
 
+def hangup_as_a_terminal_leaves_it() -> None:
+    """In the child: SIGHUP as a login shell leaves it (a CI under nohup ignores it)."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 LOGGING_SLEEPER = (
     "import time, runlab\nrun = runlab.start()\n"
     "run.log({'loss': 1.0}); run.log({'loss': 0.5})\n"
@@ -208,7 +213,10 @@ def test_sighup_of_a_closed_terminal_ends_the_run_killed_with_its_points(
     # A hangup reaches the whole group: the wrapper and the script both.
     script = tmp_path / "train.py"
     script.write_text(LOGGING_SLEEPER)
-    wrapper = runlab_popen("run", "--", PY, str(script), start_new_session=True)
+    wrapper = runlab_popen(
+        "run", "--", PY, str(script), start_new_session=True,
+        preexec_fn=hangup_as_a_terminal_leaves_it,
+    )  # fmt: skip
     assert wrapper.stdout.readline() == "logged\n"
     os.killpg(wrapper.pid, signal.SIGHUP)
 
@@ -225,6 +233,7 @@ def test_sighup_to_a_script_alone_closes_its_run(store: Path, tmp_path: Path) ->
     child = subprocess.Popen(
         [PY, str(script)], stdout=subprocess.PIPE, text=True,
         env={**os.environ, "RUNLAB_DIR": str(store)},
+        preexec_fn=hangup_as_a_terminal_leaves_it,
     )  # fmt: skip
     assert child.stdout is not None
     assert child.stdout.readline() == "logged\n"
@@ -247,6 +256,23 @@ run.log({'loss': 1.0})
 print('logged', flush=True)
 time.sleep(60)
 """
+
+
+def test_under_nohup_a_hangup_leaves_the_run_going(
+    runlab_popen: Any, store: Path, tmp_path: Path
+) -> None:
+    script = tmp_path / "train.py"
+    script.write_text(LOGGING_SLEEPER.replace("time.sleep(60)", "time.sleep(1)"))
+    wrapper = runlab_popen(
+        "run", "--", PY, str(script), start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )  # fmt: skip
+    assert wrapper.stdout.readline() == "logged\n"
+    os.killpg(wrapper.pid, signal.SIGHUP)
+
+    wrapper.communicate(timeout=60)
+    assert wrapper.returncode == 0
+    assert runlab.load_run(only_run(store).name).status == "finished"
 
 
 def test_a_forked_child_exiting_leaves_its_parents_run_running(
