@@ -86,7 +86,7 @@ def _warn_unreadable(records: list[dict[str, object]]) -> None:
 
 def _warn_unknown(records: list[dict[str, Any]], keys: list[str], who: str) -> None:
     """Say which filter, sort or column keys no run has: typos, most likely."""
-    from runlab.store.query import unknown_keys
+    from runlab.store.hints import unknown_keys
 
     wanted = [k.strip() for k in keys if k.strip()]
     for key, close in unknown_keys(records, wanted).items():

@@ -10,7 +10,8 @@ from starlette.requests import Request
 
 from runlab.server._http import HTTPError, JSONResponse, int_param, list_param
 from runlab.server.catalog import Record, RunCatalog
-from runlab.store.query import resolve_field, unknown_keys
+from runlab.store.hints import unknown_keys
+from runlab.store.query import resolve_field
 
 __all__ = [
     "columns_payload",

@@ -59,7 +59,7 @@ from typing import Any, NamedTuple
 
 from runlab.errors import FilterSyntaxError
 
-__all__ = ["Filter", "parse_filter", "resolve_field", "sort_records", "unknown_keys"]
+__all__ = ["Filter", "parse_filter", "resolve_field", "sort_records"]
 
 Record = Mapping[str, Any]
 Predicate = Callable[[Record], bool]
@@ -177,42 +177,6 @@ def parse_filter(text: str) -> Filter:
         return Filter(text, _match_all)
     fields = tuple(dict.fromkeys(_fields_of(node)))
     return Filter(text, _compile(node, text), fields)
-
-
-def unknown_keys(
-    records: Sequence[Record], keys: Iterable[str]
-) -> dict[str, str | None]:
-    """The ``keys`` no record has a value for, each with the closest known key.
-
-    For hints after a listing: a key that is a typo (``optim.lrr``) matches
-    nothing and sorts nothing, silently. Nothing is unknown without records.
-    """
-    import difflib
-
-    if not records:
-        return {}
-    missing: dict[str, str | None] = {}
-    for key in dict.fromkeys(k.removeprefix("-") for k in keys):
-        if key in RESERVED_FIELDS or key == "tags":
-            continue
-        get = _getter(key)
-        if not any(get(record) is not None for record in records):
-            missing[key] = None
-    if missing:
-        known = sorted(_known_keys(records))
-        for key in missing:
-            close = difflib.get_close_matches(key, known, n=1)
-            missing[key] = close[0] if close else None
-    return missing
-
-
-def _known_keys(records: Sequence[Record]) -> set[str]:
-    known = set(RESERVED_FIELDS)
-    for record in records:
-        known.update(record.get("config_flat") or {})
-        for metric in record.get("metrics") or {}:
-            known.update(f"{metric}.{summary}" for summary in METRIC_SUMMARIES)
-    return known
 
 
 def _fields_of(node: _Node) -> Iterator[str]:
