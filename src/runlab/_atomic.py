@@ -10,9 +10,11 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
-__all__ = ["current_umask", "write_text_atomic"]
+__all__ = ["current_umask", "stage_file", "write_text_atomic"]
 
 
 def write_text_atomic(path: Path, text: str, *, durable: bool = True) -> None:
@@ -35,6 +37,26 @@ def write_text_atomic(path: Path, text: str, *, durable: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def stage_file(folder: Path, write: Callable[[IO[bytes]], object], prefix: str) -> Path:
+    """A new hidden file in ``folder`` holding what ``write`` wrote, on disk.
+
+    The file has the usual permissions (0o666 less the umask), is fsynced, and
+    is the caller's to rename into place; when ``write`` fails, no file stays.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=folder)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
 
 
 def _file_mode(path: Path) -> int:

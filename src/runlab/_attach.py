@@ -68,23 +68,18 @@ def check_loose_overrides(path: Path, given: Mapping[str, Any]) -> None:
     ``runlab run optim.lrr=0.5 -- python train.py`` cannot check the key when
     the wrapper starts: only the script knows its config. It can here.
     """
-    from runlab.config import flatten_config, parse_override
+    from runlab.config import flatten_config, loose_overrides
     from runlab.store.files import read_json
 
     try:
-        meta = read_json(path / layout.RUN_FILE)
+        loose = loose_overrides(read_json(path / layout.RUN_FILE))
     except (OSError, ValueError):
         return
-    if meta.get("config_file") or not meta.get("overrides") or not given:
+    if not loose or not given:
         return
     known = set(flatten_config(given))
-    for text in meta["overrides"]:
-        key = parse_override(text.lstrip("+")).key
-        if (
-            text.startswith("+")
-            or key in known
-            or any(k.startswith(f"{key}.") for k in known)
-        ):
+    for key, text in loose.items():
+        if key in known or any(k.startswith(f"{key}.") for k in known):
             continue
         import difflib
 

@@ -39,6 +39,7 @@ __all__ = [
     "get_dotted",
     "load_config",
     "loads_config",
+    "loose_overrides",
     "merge_config",
     "namespace_to_config",
     "overrides_no_flag_reads",
@@ -483,6 +484,18 @@ def parser_config_paths(
         for action in _own_actions(parser)
         if action.dest in by_dest
     }
+
+
+def loose_overrides(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The overrides a run's ``run.json`` records from ``runlab run`` without
+    ``-c``, by key: only the script knows the config they are laid over.
+
+    ``+key=value`` adds a key on purpose and is left out.
+    """
+    if meta.get("config_file"):
+        return {}
+    texts = meta.get("overrides") or []
+    return {parse_override(t).key: t for t in texts if not t.startswith("+")}
 
 
 def overrides_no_flag_reads(

@@ -74,7 +74,7 @@ def test_ray_with_no_head_listening_writes_no_sweep(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--address", "127.0.0.1:6379"], "--address is the Ray head's; it goes with"),
+        (["--address", "127.0.0.1:6379"], "--address is the Ray head's, but the sweep"),
         (["--gpus", ","], "',' names no GPU"),
         (["--gpus", "a,b"], "--gpus has 'a', which is not a GPU"),
     ],

@@ -57,15 +57,15 @@ def _warn_unread_overrides(parser: object, config: dict[str, object]) -> None:
     import json
     from pathlib import Path
 
-    from runlab.config import overrides_no_flag_reads, parse_override
+    from runlab.config import loose_overrides, overrides_no_flag_reads
 
     try:
         meta = json.loads((Path(os.environ["RUNLAB_RUN_DIR"]) / "run.json").read_text())
     except (OSError, ValueError):
         return
-    if meta.get("config_file") or not meta.get("overrides"):
+    texts = loose_overrides(meta)
+    if not texts:
         return
-    texts = {parse_override(t).key: t for t in meta["overrides"] if t[:1] not in "+~"}
     unread = overrides_no_flag_reads(parser, config, list(texts))  # type: ignore[arg-type]
     for key, close in unread.items():
         hint = f"; did you mean '{close}'?" if close else "."

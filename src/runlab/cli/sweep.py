@@ -194,17 +194,9 @@ def _gpu_list(text: str | None) -> list[str] | None:
     return gpus
 
 
-def _check_address(executor: str | None, address: str | None) -> None:
-    if address and executor not in (None, "ray"):
-        raise click.UsageError(
-            "--address is the Ray head's; it goes with --executor ray."
-        )
-
-
 def _executor_args(how: dict[str, Any]) -> dict[str, Any]:
     gpus = _gpu_list(how.get("gpus")) or []
     executor = how["executor"] or "local"
-    _check_address(executor, how.get("address"))
     if executor == "ray" and not how.get("address"):
         raise click.UsageError("--executor ray needs --address (the Ray head's).")
     parallel = how["parallel"] or (len(gpus) if gpus else 1)
@@ -219,7 +211,6 @@ def _executor_args(how: dict[str, Any]) -> dict[str, Any]:
 
 def _resume_args(how: dict[str, Any]) -> dict[str, Any]:
     """The options given; those not given stay None (the sweep's last ones)."""
-    _check_address(how["executor"], how.get("address"))
     return {
         "parallel": how["parallel"],
         "gpus": _gpu_list(how.get("gpus")),

@@ -56,7 +56,9 @@ def _check_sort(catalog: RunCatalog, sort: Sequence[str]) -> None:
     Checked against every run, not the filtered ones, so that narrowing the
     filter to runs without the sorted key does not turn into an error.
     """
-    unknown = unknown_keys(catalog.records(), sort)
+    unknown = catalog.remember(
+        ("unknown-sort", tuple(sort)), lambda: unknown_keys(catalog.records(), sort)
+    )
     if not unknown:
         return
     key, close = next(iter(unknown.items()))

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from runlab._threads import daemon_thread
+from runlab._values import I64
 from runlab.store.series import MAIN_OWNER, SeriesWriter
 
 __all__ = ["MetricBuffer"]
@@ -216,11 +217,10 @@ Columns = dict[str, tuple[list[int], list[float], list[Any]]]
 # What a point (or a name) that cannot be stored raises while it is packed;
 # nothing has been written when it does. A full disk raises OSError instead.
 _BAD_POINT = (OverflowError, ValueError, TypeError)
-_I64 = 2**63
 
 
 def _storable(step: int, value: Any) -> bool:
-    if not -_I64 <= step < _I64:
+    if not -I64 <= step < I64:
         return False
     try:
         float(value)

@@ -22,13 +22,12 @@ import operator
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from runlab._atomic import current_umask
+from runlab._atomic import stage_file
 from runlab._json import to_float
 from runlab.errors import ConfigError
 from runlab.store.files import read_json, write_json
@@ -176,30 +175,22 @@ class CheckpointKeeper:
 
     def _stage(self, obj: Any) -> Path:
         is_file = _is_file_reference(obj)
-        fd, tmp = tempfile.mkstemp(prefix=".ckpt.", suffix=".tmp", dir=self.folder)
-        # mkstemp makes owner-only files; a checkpoint is as readable as any other.
-        os.fchmod(fd, 0o666 & ~current_umask())
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                if is_file:
-                    with open(obj, "rb") as source:
-                        shutil.copyfileobj(source, handle)
-                elif _is_torch_object(obj):
-                    import torch
 
-                    torch.save(obj, handle)
-                else:
-                    import pickle
+        def write(handle: IO[bytes]) -> None:
+            if is_file:
+                with open(obj, "rb") as source:
+                    shutil.copyfileobj(source, handle)
+            elif _is_torch_object(obj):
+                import torch
 
-                    pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
-                handle.flush()
-                os.fsync(handle.fileno())
-        except BaseException:
-            # An object that cannot be pickled, say: no half-written file stays.
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-        return Path(tmp)
+                torch.save(obj, handle)
+            else:
+                import pickle
+
+                pickle.dump(obj, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+        # An object that cannot be pickled, say, leaves no half-written file.
+        return stage_file(self.folder, write, prefix=".ckpt.")
 
     def _keep_best(self, staged: Path, entry: dict[str, Any]) -> None:
         best = self._index.get("best")

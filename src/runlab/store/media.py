@@ -27,7 +27,6 @@ import logging
 import math
 import operator
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from runlab import _json
-from runlab._atomic import current_umask
+from runlab._atomic import stage_file
 from runlab.errors import RunlabError, StoreError
 from runlab.store import layout
 from runlab.store.files import locked
@@ -344,20 +343,8 @@ class MediaWriter:
         """Write ``payload`` to a hidden file in the name's folder, on disk."""
         folder = self.folder / _FILES[kind][0] / _slug(name)
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=folder)
-        try:
-            # mkstemp makes owner-only files; media are as readable as the rest.
-            os.fchmod(fd, 0o666 & ~current_umask())
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                # The index line that follows must never name an empty file.
-                os.fsync(handle.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        return Path(tmp)
+        # The index line that follows must never name an empty file.
+        return stage_file(folder, lambda handle: handle.write(payload), prefix=".")
 
     def _place(self, staged: Path, name: str, kind: str, step: int) -> str:
         """Rename ``staged`` to the step's first free file name; return it."""

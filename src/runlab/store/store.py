@@ -158,7 +158,7 @@ class Store:
     def load_run(self, ref: str) -> StoredRun:
         """Return the run named by ``ref``, read fresh from its folder."""
         run_id = self.resolve(ref)
-        record = self._live([build_record(self.run_dir(run_id))])[0]
+        record = self._live_record(run_id)
         return StoredRun(self.run_dir(run_id), record)
 
     # Writing ---------------------------------------------------------------
@@ -295,7 +295,7 @@ class Store:
         Raises:
             StoreError: the run runs on another host, where no signal reaches.
         """
-        record = self._live([build_record(self.run_dir(run_id))])[0]
+        record = self._live_record(run_id)
         if record.get("status") != "running":
             return False
         pid, host = record.get("pid"), record.get("host")
@@ -312,14 +312,18 @@ class Store:
                 os.kill(pid, signum)
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
-                record = self._live([build_record(self.run_dir(run_id))])[0]
+                record = self._live_record(run_id)
                 if record.get("status") != "running":
                     return True
                 time.sleep(0.1)
         raise StoreError(f"Run {run_id} (pid {pid}) did not stop; it is left as it is.")
 
+    def _live_record(self, run_id: str) -> dict[str, Any]:
+        """The run's record read from its folder, its status decided now."""
+        return self._live([build_record(self.run_dir(run_id))])[0]
+
     def _refuse_if_running(self, run_id: str, doing: str) -> None:
-        record = self._live([build_record(self.run_dir(run_id))])[0]
+        record = self._live_record(run_id)
         if record.get("status") == "running":
             raise StoreError(
                 f"Run {run_id} is still running (pid {record.get('pid')} on "

@@ -93,11 +93,6 @@ def resume_sweep(
     was = state.options
     gpus = list(was.get("gpus") or []) if gpus is None else list(gpus)
     executor = executor or was.get("executor") or "local"
-    if address is not None and executor != "ray":
-        raise RunlabError(
-            f"--address is the Ray head's, but sweep {state.id} runs on the "
-            f"{executor} executor; add --executor ray to move it to Ray."
-        )
     if address is None and executor == was.get("executor"):
         address = was.get("address")
     parallel = parallel or was.get("parallel") or (len(gpus) if gpus else 1)
@@ -232,8 +227,13 @@ def _check_ready(spec: SweepSpec, points: Sequence[Any], cwd: Path) -> None:
 
 
 def _check_executor(executor: str, address: str | None) -> None:
-    """Ray is installed and its head answers, before the sweep is made."""
+    """An address goes with Ray; Ray is installed and its head answers."""
     if executor != "ray":
+        if address is not None:
+            raise RunlabError(
+                f"--address is the Ray head's, but the sweep runs on the {executor} "
+                "executor; add --executor ray to run it on Ray."
+            )
         return
     from runlab.sweep.ray_executor import check_cluster
 
